@@ -9,7 +9,7 @@ BIN := bin/logrouter
 GOFILES = $(shell git ls-files --cached --others --exclude-standard '*.go')
 TEST_TIMEOUT ?= 25m
 
-.PHONY: help build test fmt-check vet lint unit bench clean
+.PHONY: help build test fmt-check vet lint unit bench clean lambda image
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -34,5 +34,22 @@ unit: ## unit and integration tests with the race detector; starts and stops mot
 bench: ## Go micro-benchmarks of the hot path
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+LAMBDA_ARCHES := amd64 arm64
+lambda: ## Lambda zips for provided.al2023 (binary named bootstrap): dist/logrouter-lambda-{amd64,arm64}.zip
+	@set -e; for arch in $(LAMBDA_ARCHES); do \
+	  dir=dist/lambda-$$arch; rm -rf $$dir; mkdir -p $$dir; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -tags lambda.norpc -ldflags "$(LDFLAGS)" -o $$dir/bootstrap ./cmd/logrouter; \
+	  touch -t 198001010000 $$dir/bootstrap; rm -f dist/logrouter-lambda-$$arch.zip; \
+	  (cd $$dir && python3 -m zipfile -c ../logrouter-lambda-$$arch.zip bootstrap); \
+	  echo "dist/logrouter-lambda-$$arch.zip"; \
+	done
+
+IMAGE ?= logrouter:$(VERSION)
+image: ## container image from Containerfile (needs podman, or docker with a running engine)
+	@if command -v podman >/dev/null 2>&1; then engine=podman; \
+	elif command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then engine=docker; \
+	else echo "make image: no container engine here (podman, or docker with a running daemon)"; exit 1; fi; \
+	$$engine build -f Containerfile --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE) .
+
 clean: ## remove build outputs
-	rm -rf bin
+	rm -rf bin dist
