@@ -10,8 +10,8 @@ func TestAdmits(t *testing.T) {
 		desired, groups []string
 		admit, reject   []string
 	}{
-		"nothing named admits all": {nil, nil, []string{"anything", "kube-apiserver"}, nil},
-		"desired only":             {[]string{"custom-app-1"}, nil, []string{"custom-app-1"}, []string{"custom-app-2", "kube-apiserver"}},
+		"nothing named admits all":             {nil, nil, []string{"anything", "kube-apiserver"}, nil},
+		"desired only":                         {[]string{"custom-app-1"}, nil, []string{"custom-app-1"}, []string{"custom-app-2", "kube-apiserver"}},
 		"application names are case-sensitive": {[]string{"App"}, nil, []string{"App"}, []string{"app"}},
 		"group names are case-insensitive":     {nil, []string{"api", "SCHEDULER"}, []string{"kube-apiserver", "openshift-apiserver", "kube-scheduler"}, []string{"oauth-server"}},
 		"controller manager":                   {nil, []string{"controller manager"}, []string{"kube-controller-manager", "openshift-controller-manager", "openshift-route-controller-manager"}, []string{"kube-scheduler"}},
