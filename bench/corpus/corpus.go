@@ -36,7 +36,7 @@ type Options struct {
 	// seed-derived defaults.
 	ClusterID, Namespace, Application, PodName string
 	// Tail adds a few huge messages (100 KiB - 3 MiB, about one per 16 MiB of output and at least one per
-	// object), capped to fit TargetBytes.
+	// object), each at most an eighth of TargetBytes (but never under 100 KiB) and fitting in it.
 	Tail bool
 	// Span is how far the timestamps advance from the first line to the last (default 5m, Vector's batch
 	// timeout). Use more than 24h to exercise CloudWatch's batch time-span limit.
@@ -254,7 +254,8 @@ func (g *generator) run(w *bufio.Writer) error {
 			hasMsgTS = false
 		case KindTail:
 			size := MinTailBytes + int(math.Exp(g.rng.Float64()*math.Log(float64(MaxTailBytes)/MinTailBytes))*MinTailBytes) - MinTailBytes
-			size = min(size, MaxTailBytes, int(remaining)-MinLineBytes)
+			// A tail message never dominates its object: at most an eighth of it (but at least MinTailBytes).
+			size = min(size, MaxTailBytes, int(remaining)-MinLineBytes, max(MinTailBytes, int(g.o.TargetBytes/8)))
 			g.msg = g.appendTail(g.msg, mts, max(size, MinTailBytes))
 			g.nextTail = written + 8<<20 + g.rng.Int64N(16<<20)
 		}

@@ -105,6 +105,9 @@ func TestSizes(t *testing.T) {
 			if got := int64(bytes.Count(raw, []byte("\n"))); got != sum.Lines {
 				t.Errorf("Lines = %d, object has %d", sum.Lines, got)
 			}
+			if longest := longestLine(raw); o.Tail && longest > int(max(MinTailBytes, o.TargetBytes/8))+MinLineBytes {
+				t.Errorf("longest line %d bytes: a tail message may take at most an eighth of the object", longest)
+			}
 			if o.Tail && sum.TailLines == 0 {
 				t.Error("Tail set but no tail message")
 			}
@@ -278,4 +281,17 @@ func BenchmarkGenerate64MiB(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func longestLine(b []byte) int {
+	longest := 0
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			i = len(b)
+		}
+		longest = max(longest, i)
+		b = b[min(i+1, len(b)):]
+	}
+	return longest
 }
