@@ -1,0 +1,636 @@
+// Package api serves the REST API for tenants' delivery configurations (/api/v1) over tenant.Store, with
+// HMAC-signed requests, problem+json errors, an OpenAPI 3 document generated from the Go types, request
+// logging and Prometheus metrics. The signing code (signing.go) is shared with the CLI client.
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/logrouter/logrouter/tenant"
+)
+
+// Paths.
+const (
+	BasePath    = "/api/v1"
+	HealthPath  = BasePath + "/health"
+	OpenAPIPath = BasePath + "/openapi.json"
+)
+
+// DefaultMaxBodyBytes caps request bodies.
+const DefaultMaxBodyBytes = 64 << 10
+
+func init() {
+	// Every request-validation failure is a 400 in this API (huma's default is 422), with one
+	// ErrorDetail per offending field.
+	base := huma.NewError
+	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
+		if status == http.StatusUnprocessableEntity {
+			status = http.StatusBadRequest
+		}
+		return base(status, msg, errs...)
+	}
+}
+
+// Options configure a Server.
+type Options struct {
+	Logger       *slog.Logger          // default slog.Default()
+	Registerer   prometheus.Registerer // metrics registry; nil = metrics not registered
+	Now          func() time.Time      // clock for validation and signature timestamps (default time.Now)
+	MaxBodyBytes int64                 // default DefaultMaxBodyBytes
+}
+
+// Server is the API's http.Handler.
+type Server struct {
+	store    *tenant.Store
+	verifier *Verifier
+	opts     Options
+	mux      *http.ServeMux
+	api      huma.API
+	metrics  *metrics
+}
+
+// New returns the API server for store, accepting requests signed with keys.
+func New(store *tenant.Store, keys Keys, opts Options) (*Server, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("api: no signing keys")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	s := &Server{
+		store:    store,
+		verifier: &Verifier{Keys: keys, Now: opts.Now},
+		opts:     opts,
+		mux:      http.NewServeMux(),
+		metrics:  newMetrics(opts.Registerer),
+	}
+	s.api = humago.New(s.mux, humaConfig())
+	s.register()
+	s.mux.HandleFunc("/", s.notFound)
+	return s, nil
+}
+
+// OpenAPI returns the API's OpenAPI document (the one served at OpenAPIPath).
+func (s *Server) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
+
+func humaConfig() huma.Config {
+	cfg := huma.DefaultConfig("logrouter delivery configuration API", "1.0.0")
+	cfg.Info.Description = "Manage tenants' log delivery configurations (CloudWatch Logs and S3). " +
+		"Every operation except health requires an HMAC-SHA256 request signature: headers " +
+		HeaderKeyID + ", " + HeaderTimestamp + " (Unix seconds, within 5 minutes of the server clock), " +
+		HeaderContentSHA256 + " (hex SHA-256 of the body) and " + HeaderSignature + " = hex HMAC-SHA256(secret, " +
+		"\"LOGROUTER-HMAC-SHA256\\nMETHOD\\nPATH?QUERY\\nTIMESTAMP\\nBODY_SHA256\"). Errors are application/problem+json (RFC 9457)."
+	cfg.OpenAPIPath = strings.TrimSuffix(OpenAPIPath, ".json")
+	cfg.DocsPath = ""
+	cfg.SchemasPath = ""
+	cfg.CreateHooks = nil // no $schema links in bodies
+	cfg.RejectUnknownQueryParameters = true
+	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"hmac": {Type: "apiKey", In: "header", Name: HeaderSignature,
+			Description: "HMAC-SHA256 request signature with a pre-shared key; see the API description for the string to sign and the companion headers."},
+	}
+	return cfg
+}
+
+// ConfigView is a delivery configuration as the API returns it, with notes about accepted but suspicious
+// settings (e.g. unknown group names, which the processor ignores).
+type ConfigView struct {
+	tenant.Config
+	Warnings []string `json:"warnings,omitempty" readOnly:"true" doc:"Accepted settings the processor will ignore, e.g. unknown group names."`
+}
+
+func view(c tenant.Config) ConfigView { return ConfigView{Config: c, Warnings: c.Warnings()} }
+
+// ConfigList is a list of delivery configurations.
+type ConfigList struct {
+	Items    []ConfigView `json:"items" nullable:"false"`
+	Next     string       `json:"next,omitempty" doc:"Opaque token for the next page (pass as ?next=); absent on the last page."`
+	Warnings []string     `json:"warnings,omitempty" doc:"Stored items that could not be read."`
+}
+
+// ConfigPatch is a PATCH body: the fields given replace the stored ones (lists are replaced whole, an empty
+// string or list clears the field); the result is validated as a whole.
+type ConfigPatch struct {
+	tenant.Config
+	raw map[string]json.RawMessage
+}
+
+// UnmarshalJSON records which fields the patch names.
+func (p *ConfigPatch) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, &p.raw); err != nil {
+		return err
+	}
+	return json.Unmarshal(b, &p.Config)
+}
+
+// apply merges the patch's fields into c.
+func (p *ConfigPatch) apply(c *tenant.Config) error {
+	cur, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	m := map[string]json.RawMessage{}
+	if err := json.Unmarshal(cur, &m); err != nil {
+		return err
+	}
+	for k, v := range p.raw {
+		switch {
+		case k == "created_at" || k == "updated_at":
+		case string(v) == "null":
+			delete(m, k)
+		default:
+			m[k] = v
+		}
+	}
+	merged, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	var out tenant.Config
+	dec := json.NewDecoder(bytes.NewReader(merged))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&out); err != nil {
+		return err
+	}
+	*c = out
+	return nil
+}
+
+// TenantParams are the path parameters of a tenant's collection.
+type TenantParams struct {
+	TenantID string `path:"tenant_id" maxLength:"63" doc:"Tenant identifier (lowercase DNS label)."`
+}
+
+// ConfigParams are the path parameters of one configuration.
+type ConfigParams struct {
+	TenantID string `path:"tenant_id" maxLength:"63" doc:"Tenant identifier (lowercase DNS label)."`
+	Type     string `path:"type" enum:"cloudwatch,s3" doc:"Delivery type."`
+}
+
+type healthOutput struct {
+	Body struct {
+		Status string `json:"status" example:"ok"`
+	}
+}
+
+type listAllInput struct {
+	Limit int    `query:"limit" minimum:"1" maximum:"1000" default:"100" doc:"Maximum items per page (a page may hold fewer and still have a next token)."`
+	Next  string `query:"next" maxLength:"1024" doc:"Token from the previous page's next field."`
+}
+
+type listOutput struct{ Body ConfigList }
+
+type configOutput struct{ Body ConfigView }
+
+type createInput struct {
+	TenantParams
+	Body tenant.Config
+}
+
+type createOutput struct {
+	Location string `header:"Location" doc:"URL of the created configuration."`
+	Body     ConfigView
+}
+
+type putInput struct {
+	ConfigParams
+	Body tenant.Config
+}
+
+type patchInput struct {
+	ConfigParams
+	Body ConfigPatch
+}
+
+var (
+	errorsRead  = []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound}
+	errorsWrite = []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge}
+	security    = []map[string][]string{{"hmac": {}}}
+)
+
+func (s *Server) register() {
+	huma.Register(s.api, huma.Operation{
+		OperationID: "health", Method: http.MethodGet, Path: HealthPath, Tags: []string{"health"},
+		Summary: "Liveness and readiness (no authentication)",
+	}, func(ctx context.Context, _ *struct{}) (*healthOutput, error) {
+		out := &healthOutput{}
+		out.Body.Status = "ok"
+		return out, nil
+	})
+
+	huma.Register(s.api, huma.Operation{
+		OperationID: "list-all-delivery-configs", Method: http.MethodGet, Path: BasePath + "/delivery-configs",
+		Tags: []string{"delivery-configs"}, Summary: "List the delivery configurations of all tenants (paginated)",
+		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized}, Security: security,
+	}, s.listAll)
+
+	huma.Register(s.api, huma.Operation{
+		OperationID: "list-tenant-delivery-configs", Method: http.MethodGet, Path: BasePath + "/tenants/{tenant_id}/delivery-configs",
+		Tags: []string{"delivery-configs"}, Summary: "List a tenant's delivery configurations",
+		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized}, Security: security,
+	}, s.listTenant)
+
+	huma.Register(s.api, huma.Operation{
+		OperationID: "create-delivery-config", Method: http.MethodPost, Path: BasePath + "/tenants/{tenant_id}/delivery-configs",
+		Tags: []string{"delivery-configs"}, Summary: "Create a delivery configuration (409 when the tenant already has one of that type)",
+		DefaultStatus: http.StatusCreated, MaxBodyBytes: s.opts.MaxBodyBytes,
+		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusConflict, http.StatusRequestEntityTooLarge}, Security: security,
+	}, s.create)
+
+	huma.Register(s.api, huma.Operation{
+		OperationID: "get-delivery-config", Method: http.MethodGet, Path: BasePath + "/tenants/{tenant_id}/delivery-configs/{type}",
+		Tags: []string{"delivery-configs"}, Summary: "Get a delivery configuration", Errors: errorsRead, Security: security,
+	}, s.get)
+
+	huma.Register(s.api, huma.Operation{
+		OperationID: "replace-delivery-config", Method: http.MethodPut, Path: BasePath + "/tenants/{tenant_id}/delivery-configs/{type}",
+		Tags: []string{"delivery-configs"}, Summary: "Replace a delivery configuration (404 when missing)",
+		MaxBodyBytes: s.opts.MaxBodyBytes, Errors: errorsWrite, Security: security,
+	}, s.put)
+
+	huma.Register(s.api, huma.Operation{
+		OperationID: "patch-delivery-config", Method: http.MethodPatch, Path: BasePath + "/tenants/{tenant_id}/delivery-configs/{type}",
+		Tags: []string{"delivery-configs"}, Summary: "Change some fields of a delivery configuration; the result is validated whole",
+		Description:  "The given fields replace the stored ones (lists are replaced whole); an empty string or list clears that field. created_at and updated_at are ignored. Use PUT to remove ttl, enabled or retention_in_days.",
+		MaxBodyBytes: s.opts.MaxBodyBytes, Errors: errorsWrite, Security: security,
+	}, s.patch)
+
+	huma.Register(s.api, huma.Operation{
+		OperationID: "delete-delivery-config", Method: http.MethodDelete, Path: BasePath + "/tenants/{tenant_id}/delivery-configs/{type}",
+		Tags: []string{"delivery-configs"}, Summary: "Delete a delivery configuration",
+		DefaultStatus: http.StatusNoContent, Errors: errorsRead, Security: security,
+	}, s.delete)
+
+	// Request-validation failures are answered with 400 (see init), never 422.
+	for _, item := range s.api.OpenAPI().Paths {
+		for _, op := range []*huma.Operation{item.Get, item.Post, item.Put, item.Patch, item.Delete} {
+			if op != nil {
+				delete(op.Responses, "422")
+			}
+		}
+	}
+}
+
+func (s *Server) listAll(ctx context.Context, in *listAllInput) (*listOutput, error) {
+	page, err := s.store.List(ctx, in.Limit, in.Next)
+	if errors.Is(err, tenant.ErrBadToken) {
+		return nil, huma.Error400BadRequest("invalid pagination token", &huma.ErrorDetail{Location: "query.next", Message: "is not a token this API issued", Value: in.Next})
+	}
+	if err != nil {
+		return nil, s.internal(ctx, err)
+	}
+	out := &listOutput{Body: ConfigList{Items: views(page.Configs), Next: page.Next}}
+	for _, ie := range page.Malformed {
+		out.Body.Warnings = append(out.Body.Warnings, ie.Error())
+	}
+	return out, nil
+}
+
+func views(cs []tenant.Config) []ConfigView {
+	out := make([]ConfigView, len(cs))
+	for i, c := range cs {
+		out[i] = view(c)
+	}
+	return out
+}
+
+func (s *Server) listTenant(ctx context.Context, in *TenantParams) (*listOutput, error) {
+	if err := checkTenantPath(in.TenantID); err != nil {
+		return nil, err
+	}
+	configs, malformed, err := s.store.ListTenant(ctx, in.TenantID)
+	if err != nil {
+		return nil, s.internal(ctx, err)
+	}
+	out := &listOutput{Body: ConfigList{Items: views(configs)}}
+	for _, ie := range malformed {
+		out.Body.Warnings = append(out.Body.Warnings, ie.Error())
+	}
+	return out, nil
+}
+
+func (s *Server) create(ctx context.Context, in *createInput) (*createOutput, error) {
+	if err := checkTenantPath(in.TenantID); err != nil {
+		return nil, err
+	}
+	c := in.Body
+	if c.TenantID != "" && c.TenantID != in.TenantID {
+		return nil, fieldError("tenant_id", "must match the tenant_id in the path", c.TenantID)
+	}
+	c.TenantID = in.TenantID
+	c.CreatedAt, c.UpdatedAt = "", ""
+	c.Normalize()
+	if err := c.Validate(s.opts.Now()); err != nil {
+		return nil, validationError(err)
+	}
+	created, err := s.store.Create(ctx, c)
+	if errors.Is(err, tenant.ErrExists) {
+		return nil, huma.Error409Conflict(fmt.Sprintf("tenant %s already has a %s delivery configuration; use PUT or PATCH to change it", c.TenantID, c.Type))
+	}
+	if err != nil {
+		return nil, s.internal(ctx, err)
+	}
+	return &createOutput{Location: configURL(created.TenantID, created.Type), Body: view(created)}, nil
+}
+
+func configURL(tenantID string, t tenant.Type) string {
+	return BasePath + "/tenants/" + tenantID + "/delivery-configs/" + string(t)
+}
+
+func (s *Server) get(ctx context.Context, in *ConfigParams) (*configOutput, error) {
+	if err := checkTenantPath(in.TenantID); err != nil {
+		return nil, err
+	}
+	c, err := s.store.Get(ctx, in.TenantID, tenant.Type(in.Type))
+	if err != nil {
+		return nil, s.storeError(ctx, in, err)
+	}
+	return &configOutput{Body: view(c)}, nil
+}
+
+func (s *Server) put(ctx context.Context, in *putInput) (*configOutput, error) {
+	if err := checkTenantPath(in.TenantID); err != nil {
+		return nil, err
+	}
+	c := in.Body
+	if err := checkKey(in.ConfigParams, c); err != nil {
+		return nil, err
+	}
+	c.TenantID, c.Type = in.TenantID, tenant.Type(in.Type)
+	c.Normalize()
+	if err := c.Validate(s.opts.Now()); err != nil {
+		return nil, validationError(err)
+	}
+	updated, err := s.store.Update(ctx, in.TenantID, c.Type, func(stored *tenant.Config) error {
+		*stored = c
+		return nil
+	})
+	if err != nil {
+		return nil, s.storeError(ctx, &in.ConfigParams, err)
+	}
+	return &configOutput{Body: view(updated)}, nil
+}
+
+func (s *Server) patch(ctx context.Context, in *patchInput) (*configOutput, error) {
+	if err := checkTenantPath(in.TenantID); err != nil {
+		return nil, err
+	}
+	if err := checkKey(in.ConfigParams, in.Body.Config); err != nil {
+		return nil, err
+	}
+	updated, err := s.store.Update(ctx, in.TenantID, tenant.Type(in.Type), func(stored *tenant.Config) error {
+		if err := in.Body.apply(stored); err != nil {
+			return huma.Error400BadRequest("invalid patch: " + err.Error())
+		}
+		stored.TenantID, stored.Type = in.TenantID, tenant.Type(in.Type)
+		stored.Normalize()
+		if err := stored.Validate(s.opts.Now()); err != nil {
+			return validationError(err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.storeError(ctx, &in.ConfigParams, err)
+	}
+	return &configOutput{Body: view(updated)}, nil
+}
+
+func (s *Server) delete(ctx context.Context, in *ConfigParams) (*struct{}, error) {
+	if err := checkTenantPath(in.TenantID); err != nil {
+		return nil, err
+	}
+	if err := s.store.Delete(ctx, in.TenantID, tenant.Type(in.Type)); err != nil {
+		return nil, s.storeError(ctx, in, err)
+	}
+	return nil, nil
+}
+
+func checkTenantPath(id string) error {
+	if err := tenant.ValidateTenantID(id); err != nil {
+		return huma.Error400BadRequest("validation failed", &huma.ErrorDetail{Location: "path.tenant_id", Message: err.Error(), Value: id})
+	}
+	return nil
+}
+
+func checkKey(p ConfigParams, c tenant.Config) error {
+	if c.TenantID != "" && c.TenantID != p.TenantID {
+		return fieldError("tenant_id", "must match the tenant_id in the path", c.TenantID)
+	}
+	if c.Type != "" && string(c.Type) != p.Type {
+		return fieldError("type", "must match the type in the path", c.Type)
+	}
+	return nil
+}
+
+func fieldError(field, msg string, value any) error {
+	return huma.Error400BadRequest("validation failed", &huma.ErrorDetail{Location: "body." + field, Message: msg, Value: value})
+}
+
+// validationError turns a *tenant.ValidationError into a 400 with one detail per field.
+func validationError(err error) error {
+	var ve *tenant.ValidationError
+	if !errors.As(err, &ve) {
+		return huma.Error400BadRequest(err.Error())
+	}
+	fields := make([]string, 0, len(ve.Fields))
+	for f := range ve.Fields {
+		fields = append(fields, f)
+	}
+	sort.Strings(fields)
+	details := make([]error, len(fields))
+	for i, f := range fields {
+		details[i] = &huma.ErrorDetail{Location: "body." + f, Message: ve.Fields[f]}
+	}
+	return huma.Error400BadRequest("validation failed", details...)
+}
+
+func (s *Server) storeError(ctx context.Context, p *ConfigParams, err error) error {
+	var se huma.StatusError
+	switch {
+	case errors.As(err, &se):
+		return se
+	case errors.Is(err, tenant.ErrNotFound):
+		return huma.Error404NotFound(fmt.Sprintf("tenant %s has no %s delivery configuration", p.TenantID, p.Type))
+	case errors.Is(err, tenant.ErrConflict):
+		return huma.Error409Conflict("the configuration is being modified concurrently; retry")
+	}
+	return s.internal(ctx, err)
+}
+
+// internal logs err and returns a 500 that reveals nothing about it.
+func (s *Server) internal(ctx context.Context, err error) error {
+	s.opts.Logger.ErrorContext(ctx, "api request failed", "error", err)
+	return huma.Error500InternalServerError("internal error")
+}
+
+// notFound answers requests that match no route: 405 when the path exists for another method, else 404.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeProblem(w, http.StatusMethodNotAllowed, "")
+		return
+	}
+	writeProblem(w, http.StatusNotFound, "no such resource")
+}
+
+// writeProblem writes an RFC 9457 problem document.
+func writeProblem(w http.ResponseWriter, status int, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(&huma.ErrorModel{Title: http.StatusText(status), Status: status, Detail: detail})
+}
+
+// ServeHTTP authenticates the request (all routes but health), caps its body, routes it, and logs and counts
+// it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	_, pattern := s.mux.Handler(r)
+	route := routeLabel(pattern)
+	rec := &recorder{ResponseWriter: w}
+	var keyID string
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.opts.Logger.ErrorContext(r.Context(), "api handler panic", "route", route, "panic", fmt.Sprint(p))
+			if rec.status == 0 {
+				writeProblem(rec, http.StatusInternalServerError, "internal error")
+			}
+		}
+		status := rec.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		d := time.Since(start)
+		s.metrics.observe(route, r.Method, status, d)
+		level := slog.LevelInfo
+		if route == HealthPath {
+			level = slog.LevelDebug
+		}
+		s.opts.Logger.Log(r.Context(), level, "api request", "method", r.Method, "route", route, "path", r.URL.Path,
+			"status", status, "duration_ms", float64(d.Microseconds())/1000, "bytes_out", rec.bytes,
+			"key_id", keyID, "remote", r.RemoteAddr)
+	}()
+
+	if !(route == HealthPath && r.Method == http.MethodGet) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, s.opts.MaxBodyBytes+1))
+		if err != nil {
+			writeProblem(rec, http.StatusBadRequest, "could not read the request body")
+			return
+		}
+		if int64(len(body)) > s.opts.MaxBodyBytes {
+			writeProblem(rec, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", s.opts.MaxBodyBytes))
+			return
+		}
+		uri := r.RequestURI
+		if uri == "" {
+			uri = r.URL.RequestURI()
+		}
+		if err := s.verifier.Verify(r, uri, body); err != nil {
+			s.metrics.authFailure(err)
+			s.opts.Logger.WarnContext(r.Context(), "api request rejected", "reason", err.Error(),
+				"key_id", r.Header.Get(HeaderKeyID), "remote", r.RemoteAddr)
+			writeProblem(rec, http.StatusUnauthorized, "")
+			return
+		}
+		keyID = r.Header.Get(HeaderKeyID)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+	}
+	s.mux.ServeHTTP(rec, r)
+}
+
+// routeLabel turns a mux pattern ("GET /api/v1/x/{id}") into a bounded metric label ("/api/v1/x/{id}").
+func routeLabel(pattern string) string {
+	if _, path, ok := strings.Cut(pattern, " "); ok {
+		pattern = path
+	}
+	if pattern == "" || pattern == "/" {
+		return "unmatched"
+	}
+	return pattern
+}
+
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Serve serves h on ln until ctx ends, then shuts down gracefully: it stops accepting, lets in-flight
+// requests finish for up to grace, and returns nil on a clean shutdown.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, grace time.Duration, logger *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	<-errc
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
