@@ -1,0 +1,744 @@
+package parser
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/goccy/go-json"
+	"github.com/klauspost/compress/gzip"
+)
+
+// Options tune a Reader.
+type Options struct {
+	// MaxLineBytes caps the length of one line (without its newline). A longer line is skipped and counted in
+	// Stats.OversizedLines; memory stays bounded by this cap. Default 16 MiB.
+	MaxLineBytes int
+	// Pipeline decompresses on a goroutine of its own that hands filled buffers to Next, so that gunzip and
+	// parsing use two cores. Close releases the goroutine.
+	Pipeline bool
+	// ChunkBytes is the size of the buffers uncompressed input is read into (and handed over in, when
+	// pipelined). Default 256 KiB.
+	ChunkBytes int
+}
+
+// DefaultMaxLineBytes is the default Options.MaxLineBytes.
+const DefaultMaxLineBytes = 16 << 20
+
+const (
+	defaultChunkBytes = 256 << 10
+	pipelineBuffers   = 3
+)
+
+// Stats counts what a Reader has done so far.
+type Stats struct {
+	Lines           int64 // lines read, including blank and oversized ones
+	Events          int64 // events returned by Next
+	BytesIn         int64 // bytes read from the input (compressed size for gzip; may run ahead of parsing)
+	BytesOut        int64 // uncompressed bytes handed to the line splitter
+	MalformedLines  int64 // lines (or array elements) that are not valid JSON; each became one raw-text event
+	OversizedLines  int64 // lines longer than Options.MaxLineBytes, skipped
+	BlankLines      int64 // empty or whitespace-only lines, skipped
+	EmptyArrayLines int64 // lines holding an empty JSON array: nothing to deliver
+	// BySource counts the events whose timestamp each rule produced, indexed by TimestampSource.
+	BySource [NumSources]int64
+	Gzip     bool // the input was gzip (known after the first call to Next)
+}
+
+// CorruptError reports a truncated or corrupt gzip stream. The events of every complete line before the
+// damage have been returned by Next before it.
+type CorruptError struct {
+	Offset           int64 // uncompressed bytes decoded intact before the damage
+	Line             int64 // complete lines before the damage
+	PartialLineBytes int   // bytes of an incomplete line at the damage, discarded
+	CompressedOffset int64 // compressed bytes read when the damage was found (read-ahead included)
+	Err              error // the decompressor's error, e.g. io.ErrUnexpectedEOF for a truncated stream
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("parser: corrupt gzip stream after %d uncompressed bytes (line %d; %d bytes of an incomplete line discarded; %d compressed bytes read): %v",
+		e.Offset, e.Line, e.PartialLineBytes, e.CompressedOffset, e.Err)
+}
+
+func (e *CorruptError) Unwrap() error { return e.Err }
+
+// ErrClosed is returned by Next after Close.
+var ErrClosed = errors.New("parser: reader closed")
+
+// Reader streams the events of one Vector object. It is not safe for concurrent use.
+type Reader struct {
+	opts       Options
+	fallbackMs int64
+
+	in     *countingReader
+	src    source
+	opened bool
+	closed bool
+	gzip   bool
+	err    error // sticky terminal error
+
+	chunk    []byte
+	pos      int
+	carry    []byte
+	skipping bool // discarding the rest of an oversized line
+
+	lines, events, bytesOut, malformed, oversized, blank, emptyArrays int64
+	bySource                                                          [NumSources]int64
+
+	// the line being turned into events (several when it holds an array)
+	line   []byte
+	lineNo int64
+	arr    scanner
+	arrPos int // next element of an array line; 0 when no array is pending
+
+	ev      Event
+	sc      scanner
+	msgBuf  bytes.Buffer // compacted object/array messages and records without message
+	recBuf  []byte       // a record without message before compaction; text of an invalid-UTF-8 message
+	unesc   []byte       // unescaped message text for the timestamp rules
+	metaBuf [4][]byte    // unescaped metadata values
+	tsBuf   []byte       // an unescaped key
+}
+
+// NewReader returns a Reader of the Vector object in r: gzip (single or multi-member) or uncompressed NDJSON,
+// recognised by content. fallback is the timestamp of events for which no rule finds one; it is normally the
+// object's LastModified. Nothing is read before the first call to Next.
+func NewReader(r io.Reader, fallback time.Time, optFns ...func(*Options)) *Reader {
+	o := Options{MaxLineBytes: DefaultMaxLineBytes, ChunkBytes: defaultChunkBytes}
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	if o.MaxLineBytes <= 0 {
+		o.MaxLineBytes = DefaultMaxLineBytes
+	}
+	if o.ChunkBytes <= 0 {
+		o.ChunkBytes = defaultChunkBytes
+	}
+	return &Reader{opts: o, fallbackMs: fallback.UnixMilli(), in: &countingReader{r: r}}
+}
+
+// Stats returns the counters so far. Call it from the goroutine that calls Next.
+func (r *Reader) Stats() Stats {
+	return Stats{
+		Lines: r.lines, Events: r.events, BytesIn: r.in.n.Load(), BytesOut: r.bytesOut,
+		MalformedLines: r.malformed, OversizedLines: r.oversized, BlankLines: r.blank,
+		EmptyArrayLines: r.emptyArrays, BySource: r.bySource, Gzip: r.gzip,
+	}
+}
+
+// Close releases the pipeline goroutine, if any; it is safe to call twice. It does not wait for a Read in
+// progress on the input: closing the input afterwards ends it. It does not close the input.
+func (r *Reader) Close() error {
+	if r.src != nil {
+		r.src.close()
+	}
+	r.closed = true
+	return nil
+}
+
+// Next returns the next event; io.EOF at the end. The *Event and every slice in it are valid only until the
+// next call to Next. A corrupt or truncated gzip stream yields the events before the damage, then a
+// *CorruptError; an error reading the input is returned wrapped. Errors are sticky.
+func (r *Reader) Next() (*Event, error) {
+	if r.closed {
+		return nil, ErrClosed
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if r.arrPos > 0 {
+		if ev := r.nextArrayElement(); ev != nil {
+			return r.emit(ev), nil
+		}
+	}
+	for {
+		line, err := r.readLine()
+		if err != nil {
+			r.err = err
+			return nil, err
+		}
+		if len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		}
+		if isBlank(line) {
+			r.blank++
+			continue
+		}
+		r.line = line
+		if ev := r.parseLine(); ev != nil {
+			return r.emit(ev), nil
+		}
+	}
+}
+
+func (r *Reader) emit(ev *Event) *Event {
+	r.events++
+	r.bySource[ev.Source]++
+	return ev
+}
+
+func isBlank(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// readLine returns the next line without its '\n'. It counts every line it returns or skips.
+func (r *Reader) readLine() ([]byte, error) {
+	max := r.opts.MaxLineBytes
+	for {
+		if r.pos < len(r.chunk) {
+			rest := r.chunk[r.pos:]
+			i := bytes.IndexByte(rest, '\n')
+			if i >= 0 {
+				r.pos += i + 1
+				r.lines++
+				r.lineNo = r.lines
+				switch {
+				case r.skipping:
+					r.skipping = false
+					r.oversized++
+				case len(r.carry) > 0:
+					if len(r.carry)+i > max {
+						r.carry = r.carry[:0]
+						r.oversized++
+						continue
+					}
+					line := append(r.carry, rest[:i]...)
+					r.carry = line[:0]
+					return line, nil
+				case i > max:
+					r.oversized++
+				default:
+					return rest[:i], nil
+				}
+				continue
+			}
+			if !r.skipping {
+				if len(r.carry)+len(rest) > max {
+					r.skipping = true
+					r.carry = r.carry[:0]
+				} else {
+					r.carry = append(r.carry, rest...)
+				}
+			}
+			r.pos = len(r.chunk)
+		}
+		c, err := r.nextChunk()
+		if err == io.EOF {
+			if r.skipping {
+				r.skipping = false
+				r.lines++
+				r.oversized++
+			}
+			if len(r.carry) > 0 {
+				r.lines++
+				r.lineNo = r.lines
+				line := r.carry
+				r.carry = r.carry[:0]
+				return line, nil
+			}
+			return nil, io.EOF
+		}
+		if err != nil {
+			return nil, r.classify(err)
+		}
+		r.chunk, r.pos = c, 0
+		r.bytesOut += int64(len(c))
+	}
+}
+
+func (r *Reader) nextChunk() ([]byte, error) {
+	if !r.opened {
+		r.opened = true
+		if r.opts.Pipeline {
+			r.src = newPipeSource(r, r.opts.ChunkBytes)
+		} else {
+			s := &syncSource{buf: make([]byte, r.opts.ChunkBytes)}
+			s.r, s.err = r.open()
+			r.src = s
+		}
+	}
+	return r.src.next()
+}
+
+// open detects the input's format and returns the reader of its uncompressed bytes. When pipelined it runs
+// on the pipeline goroutine; r.gzip is read by Next only after a chunk or error has been received from it.
+func (r *Reader) open() (io.Reader, error) {
+	br := bufio.NewReaderSize(r.in, 32<<10)
+	magic, _ := br.Peek(2)
+	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		r.gzip = true
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, err
+		}
+		return zr, nil
+	}
+	return br, nil
+}
+
+// classify turns an error of the uncompressed stream into the Reader's error.
+func (r *Reader) classify(err error) error {
+	if src := r.in.err; src != nil && src != io.EOF && errors.Is(err, src) {
+		return fmt.Errorf("parser: read object: %w", err)
+	}
+	if !r.gzip {
+		return fmt.Errorf("parser: read object: %w", err)
+	}
+	partial := len(r.carry)
+	r.carry = r.carry[:0]
+	return &CorruptError{Offset: r.bytesOut, Line: r.lines, PartialLineBytes: partial,
+		CompressedOffset: r.in.n.Load(), Err: err}
+}
+
+type countingReader struct {
+	r   io.Reader
+	n   atomic.Int64
+	err error // the last error from r; written and read on the goroutine that reads (see classify)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	if err != nil {
+		c.err = err
+	}
+	return n, err
+}
+
+// source yields chunks of uncompressed input. A chunk is valid until the next call to next.
+type source interface {
+	next() ([]byte, error)
+	close()
+}
+
+// fill reads into buf until it is full or r fails.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+type syncSource struct {
+	r   io.Reader
+	buf []byte
+	err error
+}
+
+func (s *syncSource) next() ([]byte, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	n, err := fill(s.r, s.buf)
+	s.err = err
+	if n > 0 {
+		return s.buf[:n], nil
+	}
+	return nil, err
+}
+
+func (s *syncSource) close() {}
+
+type chunk struct {
+	b   []byte
+	err error
+}
+
+// pipeSource decompresses on its own goroutine into a small ring of buffers.
+type pipeSource struct {
+	full chan chunk
+	free chan []byte
+	done chan struct{}
+	once sync.Once
+	cur  []byte
+	err  error
+}
+
+func newPipeSource(r *Reader, size int) *pipeSource {
+	p := &pipeSource{
+		full: make(chan chunk, pipelineBuffers),
+		free: make(chan []byte, pipelineBuffers),
+		done: make(chan struct{}),
+	}
+	for range pipelineBuffers {
+		p.free <- make([]byte, size)
+	}
+	go p.run(r)
+	return p
+}
+
+func (p *pipeSource) run(r *Reader) {
+	in, err := r.open()
+	if err != nil {
+		select {
+		case p.full <- chunk{err: err}:
+		case <-p.done:
+		}
+		return
+	}
+	for {
+		var buf []byte
+		select {
+		case buf = <-p.free:
+		case <-p.done:
+			return
+		}
+		n, err := fill(in, buf)
+		select {
+		case p.full <- chunk{b: buf[:n], err: err}:
+		case <-p.done:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *pipeSource) next() ([]byte, error) {
+	if p.cur != nil {
+		p.free <- p.cur[:cap(p.cur)] // never blocks: the ring has room for every buffer
+		p.cur = nil
+	}
+	if p.err != nil {
+		return nil, p.err
+	}
+	c := <-p.full
+	p.err = c.err
+	if len(c.b) == 0 {
+		if c.b != nil {
+			p.free <- c.b[:cap(c.b)]
+		}
+		if p.err == nil {
+			p.err = io.ErrNoProgress
+		}
+		return nil, p.err
+	}
+	p.cur = c.b
+	return c.b, nil
+}
+
+func (p *pipeSource) close() { p.once.Do(func() { close(p.done) }) }
+
+// ---- turning a line into events ----
+
+// parseLine returns the first event of r.line, or nil when the line yields none (an empty array).
+func (r *Reader) parseLine() *Event {
+	line := r.line
+	i := skipWS(line, 0)
+	switch line[i] {
+	case '{':
+		ev := r.newEvent()
+		if r.parseRecord(line, i, ev) {
+			return ev
+		}
+	case '[':
+		if json.Valid(line) {
+			r.arr.reset(line)
+			r.arrPos = skipWS(line, i+1)
+			if line[r.arrPos] == ']' {
+				r.arrPos = 0
+				r.emptyArrays++
+				return nil
+			}
+			return r.nextArrayElement()
+		}
+	default:
+		if json.Valid(line) {
+			ev := r.newEvent()
+			r.scalarMessage(line[i:skipValueEnd(line, i)], ev)
+			r.timestamps(ev, false, nil)
+			return ev
+		}
+	}
+	// not valid JSON: the raw text is the message
+	r.malformed++
+	ev := r.newEvent()
+	ev.Message = line
+	r.timestamps(ev, false, nil)
+	return ev
+}
+
+// skipValueEnd returns the end of the (valid) value at line[i:] without trailing whitespace.
+func skipValueEnd(line []byte, i int) int {
+	e := len(line)
+	for e > i && isWS(line[e-1]) {
+		e--
+	}
+	return e
+}
+
+func (r *Reader) newEvent() *Event {
+	r.ev = Event{Line: r.lineNo}
+	return &r.ev
+}
+
+// nextArrayElement returns the event of the next element of a pending array line (validated by goccy/go-json
+// when the line was read), or nil when the array is exhausted.
+func (r *Reader) nextArrayElement() *Event {
+	line := r.line
+	i := r.arrPos
+	if i == 0 {
+		return nil
+	}
+	e := r.arr.skipValue(i)
+	if e < 0 { // cannot happen on a validated line; end the array rather than loop
+		r.arrPos = 0
+		return nil
+	}
+	next := skipWS(line, e)
+	if next < len(line) && line[next] == ',' {
+		r.arrPos = skipWS(line, next+1)
+	} else {
+		r.arrPos = 0
+	}
+	ev := r.newEvent()
+	if line[i] == '{' && r.parseRecord(line[:e], i, ev) {
+		return ev
+	}
+	r.scalarMessage(line[i:e], ev)
+	r.timestamps(ev, false, nil)
+	return ev
+}
+
+// scalarMessage sets the message of a JSON value that is not a Vector record: a string's body, or the text
+// of any other value.
+func (r *Reader) scalarMessage(v []byte, ev *Event) {
+	if len(v) >= 2 && v[0] == '"' {
+		r.setStringMessage(v[1:len(v)-1], ev)
+		return
+	}
+	ev.Message = v
+}
+
+// setStringMessage sets ev's message from a JSON string body; false when the body is not valid JSON.
+func (r *Reader) setStringMessage(body []byte, ev *Event) bool {
+	switch validateStringBody(body) {
+	case bodyInvalid:
+		return false
+	case bodyInvalidUTF:
+		r.recBuf, _ = appendUnescaped(r.recBuf[:0], body)
+		ev.Message = r.recBuf
+	default:
+		ev.Message, ev.Escaped = body, true
+	}
+	return true
+}
+
+// The record keys the parser reads.
+const (
+	keyOther = iota
+	keyMessage
+	keyTimestamp
+	keyClusterID
+	keyNamespace
+	keyApplication
+	keyPodName
+	keyVectorOther // Vector's other fields, dropped from a record without message
+)
+
+func recordKey(k []byte) int {
+	switch string(k) {
+	case "message":
+		return keyMessage
+	case "timestamp":
+		return keyTimestamp
+	case "cluster_id":
+		return keyClusterID
+	case "namespace":
+		return keyNamespace
+	case "application":
+		return keyApplication
+	case "pod_name":
+		return keyPodName
+	case "ingest_timestamp", "kubernetes", "file", "source_type", "stream":
+		return keyVectorOther
+	}
+	return keyOther
+}
+
+// parseRecord fills ev from the Vector record at b[i:] (b[i] == '{', nothing but whitespace after the
+// record). It returns false when the record is not valid JSON.
+func (r *Reader) parseRecord(b []byte, i int, ev *Event) bool {
+	sc := &r.sc
+	sc.reset(b)
+	var spans [keyVectorOther][2]int
+	end := sc.forEachMember(i, func(m member) bool {
+		k := b[m.k0:m.k1]
+		if m.keyEscaped {
+			u, err := appendUnescaped(r.tsBuf[:0], k)
+			if err != nil {
+				return false
+			}
+			r.tsBuf = u
+			k = u
+		}
+		if id := recordKey(k); id != keyOther && id != keyVectorOther {
+			spans[id] = [2]int{m.v0, m.v1}
+		}
+		return true
+	})
+	if end < 0 || skipWS(b, end) != len(b) {
+		return false
+	}
+	for id := keyClusterID; id <= keyPodName; id++ {
+		s := spans[id]
+		if s[1] == 0 {
+			continue
+		}
+		v := b[s[0]:s[1]]
+		if v[0] != '"' {
+			continue // not a string: ignore
+		}
+		v = v[1 : len(v)-1]
+		if indexBackslash(v) >= 0 {
+			u, err := appendUnescaped(r.metaBuf[id-keyClusterID][:0], v)
+			if err != nil {
+				return false
+			}
+			r.metaBuf[id-keyClusterID] = u
+			v = u
+		}
+		switch id {
+		case keyClusterID:
+			ev.ClusterID = v
+		case keyNamespace:
+			ev.Namespace = v
+		case keyApplication:
+			ev.Application = v
+		case keyPodName:
+			ev.PodName = v
+		}
+	}
+	msgObject := false
+	if s := spans[keyMessage]; s[1] != 0 {
+		v := b[s[0]:s[1]]
+		switch v[0] {
+		case '"':
+			if !r.setStringMessage(v[1:len(v)-1], ev) {
+				return false
+			}
+		case '{', '[':
+			r.msgBuf.Reset()
+			if err := json.Compact(&r.msgBuf, v); err != nil {
+				return false
+			}
+			ev.Message = r.msgBuf.Bytes()
+			msgObject = v[0] == '{'
+		default:
+			if !json.Valid(v) {
+				return false
+			}
+			ev.Message = v
+		}
+	} else {
+		if !r.recordWithoutMessage(b, i) {
+			return false
+		}
+		ev.Message = r.msgBuf.Bytes()
+		msgObject = true
+	}
+	var vts []byte
+	if s := spans[keyTimestamp]; s[1] != 0 {
+		vts = b[s[0]:s[1]]
+	}
+	r.timestamps(ev, msgObject, vts)
+	return true
+}
+
+// recordWithoutMessage sets r.msgBuf to the compact JSON of the record at b[i:] minus Vector's fields.
+func (r *Reader) recordWithoutMessage(b []byte, i int) bool {
+	sc := &r.sc
+	sc.reset(b)
+	out := append(r.recBuf[:0], '{')
+	n := 0
+	ok := true
+	sc.forEachMember(i, func(m member) bool {
+		k := b[m.k0:m.k1]
+		if m.keyEscaped {
+			u, err := appendUnescaped(r.tsBuf[:0], k)
+			if err != nil {
+				ok = false
+				return false
+			}
+			r.tsBuf = u
+			k = u
+		}
+		if recordKey(k) != keyOther {
+			return true
+		}
+		if n > 0 {
+			out = append(out, ',')
+		}
+		n++
+		out = append(out, b[m.k0-1:m.k1+1]...)
+		out = append(out, ':')
+		out = append(out, b[m.v0:m.v1]...)
+		return true
+	})
+	out = append(out, '}')
+	r.recBuf = out
+	if !ok {
+		return false
+	}
+	r.msgBuf.Reset()
+	return json.Compact(&r.msgBuf, out) == nil
+}
+
+// timestamps sets ev.Timestamp and ev.Source by the rules of the package documentation. msgObject tells that
+// ev.Message is a compact JSON object; vts is the record's Vector timestamp value (nil when absent).
+func (r *Reader) timestamps(ev *Event, msgObject bool, vts []byte) {
+	ref, vok := r.fallbackMs, false
+	if vts != nil {
+		if ms, ok := parseTimeValue(vts); ok {
+			ref, vok = ms, true
+		}
+	}
+	if ms, src, ok := r.messageTimestamp(ev, msgObject, ref); ok {
+		ev.Timestamp, ev.Source = ms, src
+		return
+	}
+	if vok {
+		ev.Timestamp, ev.Source = ref, SourceVector
+		return
+	}
+	ev.Timestamp, ev.Source = r.fallbackMs, SourceFallback
+}
+
+func (r *Reader) messageTimestamp(ev *Event, msgObject bool, ref int64) (int64, TimestampSource, bool) {
+	text := ev.Message
+	if msgObject {
+		ms, found, _ := jsonMessageTimestamp(&r.sc, text)
+		return ms, SourceMessageJSON, found
+	}
+	if ev.Escaped && indexBackslash(text) >= 0 {
+		u, err := appendUnescaped(r.unesc[:0], text)
+		if err != nil {
+			return 0, 0, false
+		}
+		r.unesc = u
+		text = u
+	}
+	if t := skipWS(text, 0); t < len(text) && text[t] == '{' {
+		ms, found, isObject := jsonMessageTimestamp(&r.sc, text[t:skipValueEnd(text, t)])
+		if isObject {
+			return ms, SourceMessageJSON, found
+		}
+	}
+	return textTimestamp(text, ref)
+}
