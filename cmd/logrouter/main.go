@@ -11,7 +11,11 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}, os.Args[1:], os.Getenv)
+	args := os.Args[1:]
+	if len(args) == 0 && os.Getenv(lambdaRuntimeEnv) != "" {
+		args = []string{"lambda"} // started by the Lambda runtime as its bootstrap
+	}
+	code := run(ctx, stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}, args, os.Getenv)
 	stop()
 	os.Exit(code)
 }

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/logrouter/logrouter/engine"
+)
+
+// lambdaRuntimeEnv is set by the Lambda runtime; main chooses the lambda command when it is present.
+const lambdaRuntimeEnv = "AWS_LAMBDA_RUNTIME_API"
+
+// startLambda is lambda.StartWithOptions; tests replace it.
+var startLambda = func(handler any, opts ...lambda.Option) { lambda.StartWithOptions(handler, opts...) }
+
+func init() {
+	register(&command{
+		Name:    "lambda",
+		Summary: "serve SQS-triggered AWS Lambda invocations (chosen automatically when AWS_LAMBDA_RUNTIME_API is set)",
+		Doc: `Handles SQS event batches with partial batch responses: enable ReportBatchItemFailures on the
+event source mapping. Records whose delivery failed recoverably, and records not finished
+--deadline-reserve before the invocation's deadline, are reported as failures and redelivered;
+the others are deleted by Lambda.`,
+		Setup: func(fs *flagSet) runFunc {
+			var ef engineFlags
+			var reserve time.Duration
+			fs.Duration(&reserve, "deadline-reserve", "LOGROUTER_DEADLINE_RESERVE", 10*time.Second, "stop starting and cancel work this long before the invocation's deadline")
+			ef.declare(fs)
+			return func(ctx context.Context, sio stdio, args []string) error {
+				if len(args) != 0 {
+					return usagef("lambda takes no arguments")
+				}
+				rt, _, err := ef.runtime(ctx, sio, prometheus.NewRegistry())
+				if err != nil {
+					return err
+				}
+				h := engine.NewLambdaHandler(rt.Processor, engine.LambdaOptions{Workers: ef.s.Workers, Reserve: reserve, Metrics: rt.Metrics})
+				startLambda(h, lambda.WithContext(ctx))
+				return nil
+			}
+		},
+	})
+}

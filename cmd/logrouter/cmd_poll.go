@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/logrouter/logrouter/engine"
+)
+
+func init() {
+	register(&command{
+		Name:    "poll",
+		Summary: "long-poll the SQS queue of S3 notifications and deliver each object (the container mode)",
+		Doc: `Receives up to 10 messages per long poll (20 s), delivers them with --workers concurrent objects,
+keeps each message invisible while its object is being delivered, and deletes delivered and
+non-recoverable messages in batches. Recoverable failures are left for redelivery (and the queue's
+DLQ after maxReceiveCount). On SIGTERM/SIGINT it stops receiving and lets in-flight work finish
+within --shutdown-grace; unfinished messages become visible again with their progress saved.
+Serves /metrics, /healthz and /readyz on --metrics-addr.`,
+		Setup: func(fs *flagSet) runFunc {
+			var ef engineFlags
+			var queue, addr string
+			var visibility, grace, wait time.Duration
+			fs.String(&queue, "queue-url", "LOGROUTER_QUEUE_URL", "", "SQS queue to poll (required)")
+			fs.String(&addr, "metrics-addr", "LOGROUTER_METRICS_ADDR", "127.0.0.1:9090", "listen address of /metrics, /healthz and /readyz (\"\" = none)")
+			fs.Duration(&visibility, "visibility-timeout", "LOGROUTER_VISIBILITY_TIMEOUT", 60*time.Second, "visibility timeout requested on receive and renewed while a message is in flight")
+			fs.Duration(&grace, "shutdown-grace", "LOGROUTER_SHUTDOWN_GRACE", 25*time.Second, "time in-flight work may take to finish after SIGTERM")
+			fs.Duration(&wait, "wait-time", "LOGROUTER_WAIT_TIME", 20*time.Second, "long-poll wait per receive (at most 20s)")
+			ef.declare(fs)
+			return func(ctx context.Context, sio stdio, args []string) error {
+				if len(args) != 0 {
+					return usagef("poll takes no arguments")
+				}
+				if queue == "" {
+					return usagef("--queue-url (LOGROUTER_QUEUE_URL) is required")
+				}
+				reg := prometheus.NewRegistry()
+				reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+				rt, log, err := ef.runtime(ctx, sio, reg)
+				if err != nil {
+					return err
+				}
+				poller, err := engine.NewPoller(rt.SQS, rt.Processor, engine.PollerOptions{
+					QueueURL: queue, Workers: ef.s.Workers, WaitTime: wait, Visibility: visibility, Grace: grace,
+					Metrics: rt.Metrics, Logger: log,
+				})
+				if err != nil {
+					return usagef("%v", err)
+				}
+				srvCtx, stopSrv := context.WithCancel(context.WithoutCancel(ctx))
+				defer stopSrv()
+				srvErr := make(chan error, 1)
+				if addr != "" {
+					go func() { srvErr <- engine.Serve(srvCtx, addr, engine.NewHealthHandler(reg, poller.Ready), nil) }()
+				}
+				log.Info("polling", "queue", queue, "region", rt.Region, "metrics_addr", addr)
+				runErr := make(chan error, 1)
+				go func() { runErr <- poller.Run(ctx) }()
+				select {
+				case err := <-srvErr:
+					// The listener failed (e.g. the port is taken): stop and say so.
+					stopSrv()
+					return err
+				case err := <-runErr:
+					log.Info("stopped")
+					return err
+				}
+			}
+		},
+	})
+}

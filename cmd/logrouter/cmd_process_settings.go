@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/logrouter/logrouter/engine"
+)
+
+// engineFlags are the settings poll, lambda and process share.
+type engineFlags struct {
+	s        engine.Settings
+	buckets  string
+	pathDesc string
+	logLevel string
+}
+
+func (f *engineFlags) declare(fs *flagSet) {
+	fs.String(&f.s.TenantTable, "tenant-table", "LOGROUTER_TENANT_TABLE", "tenant-configurations", "DynamoDB table of delivery configs")
+	fs.String(&f.s.CentralRoleARN, "central-role-arn", "LOGROUTER_CENTRAL_ROLE_ARN", "", "central log distribution role (required)")
+	fs.String(&f.s.ExternalID, "external-id", "LOGROUTER_EXTERNAL_ID", "", "ExternalId for customer roles whose config has none (default: the central account id)")
+	fs.String(&f.buckets, "source-buckets", "LOGROUTER_SOURCE_BUCKETS", "", "comma-separated central buckets whose events are accepted (required)")
+	fs.Int(&f.s.Workers, "workers", "LOGROUTER_WORKERS", 0, "objects delivered concurrently (0 = 2 × CPUs)")
+	fs.Int(&f.s.TenantInFlight, "tenant-in-flight", "LOGROUTER_TENANT_IN_FLIGHT", 0, "objects of one tenant in flight at once (0 = half the workers, at least 1)")
+	fs.String(&f.s.LogStreamTemplate, "log-stream-template", "LOGROUTER_LOG_STREAM_TEMPLATE", "{pod_name}", "CloudWatch log stream name; placeholders {cluster_id}, {tenant_id}, {application}, {pod_name}")
+	fs.Duration(&f.s.ConfigCacheTTL, "config-cache-ttl", "LOGROUTER_CONFIG_CACHE_TTL", 60*time.Second, "how long a tenant's delivery configs are cached")
+	fs.Int(&f.s.MaxEventBytes, "max-event-bytes", "LOGROUTER_MAX_EVENT_BYTES", 1_048_576, "largest CloudWatch event incl. 26 bytes overhead: 1048576 or 262144 (longer messages are split)")
+	fs.String(&f.s.OutOfWindow, "out-of-window", "LOGROUTER_OUT_OF_WINDOW", "clamp", "events outside CloudWatch's time window: clamp (move to the edge) or drop")
+	fs.String(&f.pathDesc, "s3-path-style", "LOGROUTER_S3_PATH_STYLE", "auto", "path-style S3 addressing: true, false, or auto (on when AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_S3 is set)")
+	fs.String(&f.s.ProgressTable, "progress-table", "LOGROUTER_PROGRESS_TABLE", "", "DynamoDB table (partition key \"id\", TTL attribute \"ttl\") keeping delivery progress across crashes; empty = in memory only")
+	fs.Bool(&f.s.TenantMetrics, "tenant-metrics", "LOGROUTER_TENANT_METRICS", false, "add per-tenant metrics (logrouter_tenant_*); keep off for large fleets")
+	fs.Int(&f.s.BreakerThreshold, "breaker-threshold", "LOGROUTER_BREAKER_THRESHOLD", 3, "consecutive AccessDenied errors that open a tenant's circuit breaker (negative = never)")
+	fs.Duration(&f.s.BreakerCooldown, "breaker-cooldown", "LOGROUTER_BREAKER_COOLDOWN", 30*time.Second, "how long an open circuit breaker fails the tenant's deliveries fast")
+	fs.String(&f.logLevel, "log-level", "LOGROUTER_LOG_LEVEL", "info", "debug, info, warn or error")
+}
+
+// runtime validates the flags and wires the engine; getenv is the process environment.
+func (f *engineFlags) runtime(ctx context.Context, sio stdio, reg prometheus.Registerer) (*engine.Runtime, *slog.Logger, error) {
+	log, err := newLogger(sio.Stderr, f.logLevel)
+	if err != nil {
+		return nil, nil, err
+	}
+	f.s.SourceBuckets = engine.ParseBuckets(f.buckets)
+	switch strings.ToLower(strings.TrimSpace(f.pathDesc)) {
+	case "auto", "":
+		f.s.S3PathStyle = os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
+	default:
+		v, err := strconv.ParseBool(f.pathDesc)
+		if err != nil {
+			return nil, nil, usagef("s3 path style %q is not true, false or auto", f.pathDesc)
+		}
+		f.s.S3PathStyle = v
+	}
+	if err := f.s.Validate(); err != nil {
+		return nil, nil, usagef("%v", err)
+	}
+	cfg, err := loadAWSConfig(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	rt, err := engine.NewRuntime(ctx, cfg, f.s, reg, log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("set up the engine: %w", err)
+	}
+	return rt, log, nil
+}

@@ -1,0 +1,240 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/logrouter/logrouter/batcher"
+	"github.com/logrouter/logrouter/parser"
+	"github.com/logrouter/logrouter/tenant"
+)
+
+// acker is implemented by sinks that can report their acknowledged prefix while running; the engine then
+// checkpoints long deliveries every CheckpointInterval instead of only at the end.
+type acker interface{ Acked() int64 }
+
+// bodyReader remembers the transport error of the object body, to tell a broken connection (recoverable)
+// from a corrupt object (not).
+type bodyReader struct {
+	r   io.Reader
+	n   int64
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	if err != nil && !errors.Is(err, io.EOF) {
+		b.err = err
+	}
+	return n, err
+}
+
+func (p *Processor) batcherOptions(c tenant.Config) func(*batcher.Options) {
+	return func(o *batcher.Options) {
+		if c.RetentionInDays != nil {
+			o.RetentionDays = *c.RetentionInDays
+		}
+		o.KMSKeyID = c.KMSKeyID
+		o.Existence = p.o.Existence
+		if p.m != nil {
+			o.Metrics = p.m.Batcher
+		}
+		if p.o.Now != nil {
+			o.Now = p.o.Now
+		}
+		if p.o.Batcher != nil {
+			p.o.Batcher(o)
+		}
+	}
+}
+
+// streamObject fetches and decodes the object once and feeds every event to each CloudWatch destination.
+// Each destination skips the events earlier attempts delivered; one destination failing stops only its feed.
+func (p *Processor) streamObject(ctx context.Context, src S3API, obj ObjectRef, etag string, dests []*delivery, res *ObjectResult) {
+	var live []*delivery
+	for _, d := range dests {
+		client, scope, err := p.clients.CloudWatchLogs(ctx, d.cfg.LogDistributionRoleARN, d.cfg.ExternalID, d.cfg.TenantID, d.res.Region)
+		if err != nil {
+			d.res.set(classifyCloudWatch(ctx, fmt.Errorf("CloudWatch Logs client for tenant %q: %w", d.cfg.TenantID, err)))
+			continue
+		}
+		d.sink = p.o.NewSink(ctx, client, scope, batcher.Destination{LogGroup: d.cfg.LogGroupName, LogStream: d.res.Stream}, p.batcherOptions(d.cfg))
+		live = append(live, d)
+	}
+	if len(live) == 0 {
+		return
+	}
+	out, err := src.GetObject(ctx, &s3.GetObjectInput{Bucket: &obj.Bucket, Key: &obj.Key, VersionId: nonEmpty(obj.VersionID)})
+	if err != nil {
+		st := classifySource(ctx, fmt.Errorf("get s3://%s/%s: %w", obj.Bucket, obj.Key, err))
+		for _, d := range live {
+			d.sink.Close()
+			d.res.set(st)
+		}
+		return
+	}
+	defer out.Body.Close()
+	if got := strings.Trim(aws.ToString(out.ETag), `"`); etag != "" && got != "" && got != etag {
+		st := status{OutcomeDropped, ReasonSourceSuperseded, fmt.Errorf("s3://%s/%s was replaced (ETag %s, notified %s); its own notification delivers it", obj.Bucket, obj.Key, got, etag)}
+		for _, d := range live {
+			d.sink.Close()
+			d.res.set(st)
+		}
+		return
+	}
+	lastModified := aws.ToTime(out.LastModified)
+	body := &bodyReader{r: out.Body}
+	rd := p.o.NewReader(body, lastModified)
+	defer rd.Close()
+
+	stop := p.startCheckpoints(ctx, live)
+	var idx int64
+	var readErr error
+	for {
+		ev, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			readErr = err
+			break
+		}
+		alive := false
+		for _, d := range live {
+			if d.failed != nil {
+				continue
+			}
+			alive = true
+			if idx < d.skip {
+				continue
+			}
+			if err := d.sink.Add(batcher.Event{Timestamp: ev.Timestamp, Message: ev.Message, Escaped: ev.Escaped}); err != nil {
+				d.failed = err
+				continue
+			}
+			d.added++
+		}
+		if !alive {
+			break
+		}
+		idx++
+		if idx&1023 == 0 && ctx.Err() != nil {
+			readErr = ctx.Err()
+			break
+		}
+	}
+	st := rd.Stats()
+	res.EventsRead, res.BytesRead = st.Events, body.n
+	p.count(func(m *Metrics) {
+		m.ObjectBytes.Add(float64(body.n))
+		m.ObjectBytesUn.Add(float64(st.BytesOut))
+		m.EventsRead.Add(float64(st.Events))
+		m.Malformed.Add(float64(st.MalformedLines + st.OversizedLines))
+	})
+
+	// What the read error means for every destination that did not fail by itself.
+	readStatus := status{}
+	var ce *parser.CorruptError
+	switch {
+	case readErr == nil:
+	case interrupted(ctx, readErr):
+		readStatus = status{OutcomeRetry, ReasonInterrupted, readErr}
+	case body.err != nil:
+		readStatus = status{OutcomeRetry, ReasonTransient, fmt.Errorf("read s3://%s/%s: %w", obj.Bucket, obj.Key, body.err)}
+	case errors.As(readErr, &ce):
+		readStatus = status{OutcomeDropped, ReasonCorruptObject, fmt.Errorf("s3://%s/%s: %w", obj.Bucket, obj.Key, readErr)}
+	default:
+		readStatus = status{OutcomeRetry, ReasonTransient, fmt.Errorf("decode s3://%s/%s: %w", obj.Bucket, obj.Key, readErr)}
+	}
+
+	var wg sync.WaitGroup
+	for _, d := range live {
+		wg.Go(func() {
+			r, err := d.sink.Close()
+			if err == nil {
+				err = d.failed
+			}
+			d.res.Events, d.res.Requests, d.res.Bytes = r.Acked, r.Stats.Requests, r.Stats.Bytes
+			stats := r.Stats
+			d.res.Stats = &stats
+			acked := d.skip + r.Acked
+			switch {
+			case err != nil:
+				d.res.set(classifyCloudWatch(ctx, fmt.Errorf("deliver to %s:%s: %w", d.cfg.LogGroupName, d.res.Stream, err)))
+			case readStatus.Outcome == OutcomeRetry:
+				d.res.set(readStatus)
+			default:
+				d.res.set(readStatus) // success, or corrupt: everything readable was delivered
+				stop.wait()
+				p.saveProgress(ctx, d, Progress{Done: true, Acked: acked})
+				p.observeLatency(tenant.TypeCloudWatch, lastModified)
+				return
+			}
+			stop.wait()
+			if acked > d.saved {
+				p.saveProgress(ctx, d, Progress{Acked: acked})
+			}
+		})
+	}
+	stop.stop()
+	wg.Wait()
+}
+
+type checkpoints struct {
+	done chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+func (c *checkpoints) stop() { c.once.Do(func() { close(c.done) }) }
+func (c *checkpoints) wait() { c.stop(); c.wg.Wait() }
+
+// startCheckpoints persists the acknowledged offset of sinks that report it, every CheckpointInterval.
+func (p *Processor) startCheckpoints(ctx context.Context, ds []*delivery) *checkpoints {
+	c := &checkpoints{done: make(chan struct{})}
+	var ackers []*delivery
+	for _, d := range ds {
+		if _, ok := d.sink.(acker); ok {
+			ackers = append(ackers, d)
+		}
+	}
+	if len(ackers) == 0 {
+		return c
+	}
+	c.wg.Go(func() {
+		t := time.NewTicker(p.o.CheckpointInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-c.done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			for _, d := range ackers {
+				if a := d.skip + d.sink.(acker).Acked(); a > d.saved {
+					p.saveProgress(ctx, d, Progress{Acked: a})
+					d.saved = a
+				}
+			}
+		}
+	})
+	return c
+}
+
+func (p *Processor) observeLatency(t tenant.Type, from time.Time) {
+	if from.IsZero() {
+		return
+	}
+	p.count(func(m *Metrics) { m.Latency.WithLabelValues(string(t)).Observe(p.o.Now().Sub(from).Seconds()) })
+}

@@ -1,0 +1,314 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// SQSAPI is the subset of *sqs.Client the poller calls.
+type SQSAPI interface {
+	ReceiveMessage(context.Context, *sqs.ReceiveMessageInput, ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
+	DeleteMessageBatch(context.Context, *sqs.DeleteMessageBatchInput, ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
+	ChangeMessageVisibility(context.Context, *sqs.ChangeMessageVisibilityInput, ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+}
+
+// MessageHandler processes one message body (a *Processor).
+type MessageHandler interface {
+	ProcessMessage(ctx context.Context, body []byte) MessageResult
+}
+
+// PollerOptions configure a Poller. Zero values take the defaults.
+type PollerOptions struct {
+	QueueURL string
+	// Workers bounds messages in flight (default 2 × CPUs).
+	Workers int
+	// WaitTime is the long-poll wait (default 20s, SQS's maximum); MaxMessages per receive (default 10).
+	WaitTime    time.Duration
+	MaxMessages int
+	// Visibility is the visibility timeout requested on receive and renewed by the heartbeat every
+	// Visibility/3 while a message is in flight (default 60s).
+	Visibility time.Duration
+	// Grace is how long in-flight work may continue after the run context ends (default 25s). Work still
+	// unfinished then is cancelled; its progress is saved and its messages become visible again.
+	Grace time.Duration
+	// DeleteDelay is the longest a finished message waits for a full batch of 10 deletes (default 100ms).
+	DeleteDelay time.Duration
+	// ReceiveBackoff is the pause after a failed receive (default 1s, doubling to 30s).
+	ReceiveBackoff time.Duration
+	Metrics        *Metrics
+	Logger         *slog.Logger
+}
+
+// Poller long-polls an SQS queue and hands each message to a MessageHandler: successful and dropped
+// messages are deleted (in batches), recoverable ones are left for redelivery.
+type Poller struct {
+	sqs   SQSAPI
+	h     MessageHandler
+	o     PollerOptions
+	ready atomic.Bool
+	log   *slog.Logger
+}
+
+// NewPoller returns a poller for o.QueueURL.
+func NewPoller(client SQSAPI, h MessageHandler, o PollerOptions) (*Poller, error) {
+	if o.QueueURL == "" {
+		return nil, errors.New("poller: queue URL is required")
+	}
+	if o.Workers == 0 {
+		o.Workers = 2 * defaultCPUs()
+	}
+	if o.Workers < 1 {
+		return nil, fmt.Errorf("poller: workers %d < 1", o.Workers)
+	}
+	if o.WaitTime == 0 {
+		o.WaitTime = 20 * time.Second
+	}
+	if o.WaitTime < 0 || o.WaitTime > 20*time.Second {
+		return nil, fmt.Errorf("poller: wait time %s outside 0-20s", o.WaitTime)
+	}
+	if o.MaxMessages == 0 {
+		o.MaxMessages = 10
+	}
+	if o.MaxMessages < 1 || o.MaxMessages > 10 {
+		return nil, fmt.Errorf("poller: max messages %d outside 1-10", o.MaxMessages)
+	}
+	if o.Visibility == 0 {
+		o.Visibility = 60 * time.Second
+	}
+	if o.Visibility < 3*time.Second || o.Visibility > 12*time.Hour {
+		return nil, fmt.Errorf("poller: visibility timeout %s outside 3s-12h", o.Visibility)
+	}
+	if o.Grace == 0 {
+		o.Grace = 25 * time.Second
+	}
+	if o.DeleteDelay == 0 {
+		o.DeleteDelay = 100 * time.Millisecond
+	}
+	if o.ReceiveBackoff == 0 {
+		o.ReceiveBackoff = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Poller{sqs: client, h: h, o: o, log: o.Logger}, nil
+}
+
+// Ready reports whether the last receive succeeded (for /readyz).
+func (p *Poller) Ready() bool { return p.ready.Load() }
+
+// Run polls until ctx ends, then stops receiving, lets in-flight messages finish within the grace
+// period, flushes pending deletes and returns. Messages not finished are never deleted: they become
+// visible again (immediately, when the queue allows it).
+func (p *Poller) Run(ctx context.Context) error {
+	// work outlives ctx by the grace period.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	del := newDeleter(p)
+	delDone := make(chan struct{})
+	go func() { del.run(); close(delDone) }()
+
+	slots := make(chan struct{}, p.o.Workers)
+	var wg sync.WaitGroup
+	backoff := p.o.ReceiveBackoff
+	for ctx.Err() == nil {
+		// Wait for at least one free slot before receiving.
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			continue
+		}
+		free := 1
+		for free < p.o.MaxMessages {
+			select {
+			case slots <- struct{}{}:
+				free++
+				continue
+			default:
+			}
+			break
+		}
+		out, err := p.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl:                    &p.o.QueueURL,
+			MaxNumberOfMessages:         int32(free),
+			WaitTimeSeconds:             int32(p.o.WaitTime / time.Second),
+			VisibilityTimeout:           int32(p.o.Visibility / time.Second),
+			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
+		})
+		got := 0
+		if out != nil {
+			got = len(out.Messages)
+		}
+		for range free - got {
+			<-slots
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			p.ready.Store(false)
+			p.log.Warn("receive messages", "queue", p.o.QueueURL, "error", err.Error(), "retry_in", backoff.String())
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+			}
+			backoff = min(2*backoff, 30*time.Second)
+			continue
+		}
+		p.ready.Store(true)
+		backoff = p.o.ReceiveBackoff
+		for _, m := range out.Messages {
+			p.count(func(m *Metrics) { m.MessagesReceived.Inc(); m.InFlightMessages.Inc() })
+			wg.Go(func() {
+				defer func() { <-slots }()
+				defer p.count(func(m *Metrics) { m.InFlightMessages.Dec() })
+				p.handle(work, m, del)
+			})
+		}
+	}
+	p.ready.Store(false)
+
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(p.o.Grace):
+		p.log.Warn("grace period over: cancelling in-flight work", "grace", p.o.Grace.String())
+		cancelWork()
+		<-finished
+	}
+	del.close()
+	<-delDone
+	return nil
+}
+
+func (p *Poller) count(f func(*Metrics)) {
+	if p.o.Metrics != nil {
+		f(p.o.Metrics)
+	}
+}
+
+func (p *Poller) handle(ctx context.Context, m types.Message, del *deleter) {
+	hbCtx, stopHB := context.WithCancel(ctx)
+	var hb sync.WaitGroup
+	hb.Go(func() { p.heartbeat(hbCtx, m) })
+	res := p.h.ProcessMessage(ctx, []byte(aws.ToString(m.Body)))
+	stopHB()
+	hb.Wait()
+	switch res.Outcome {
+	case OutcomeSuccess:
+		del.add(m)
+	case OutcomeDropped:
+		p.count(func(mt *Metrics) { mt.MessagesDropped.WithLabelValues(string(res.Reason)).Inc() })
+		p.log.Warn("message dropped", "message_id", aws.ToString(m.MessageId), "reason", string(res.Reason), "error", res.Error)
+		del.add(m)
+	default:
+		p.count(func(mt *Metrics) { mt.MessagesRetried.WithLabelValues(string(res.Reason)).Inc() })
+		p.log.Warn("message left for redelivery", "message_id", aws.ToString(m.MessageId), "reason", string(res.Reason),
+			"receive_count", m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)], "error", res.Error)
+		if res.Reason == ReasonInterrupted {
+			// Shutting down: make it visible to another consumer now rather than after the timeout.
+			p.setVisibility(context.WithoutCancel(ctx), m, 0)
+		}
+	}
+}
+
+// heartbeat keeps m invisible while it is being processed.
+func (p *Poller) heartbeat(ctx context.Context, m types.Message) {
+	t := time.NewTicker(p.o.Visibility / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := p.setVisibility(ctx, m, p.o.Visibility); err == nil {
+				p.count(func(mt *Metrics) { mt.Heartbeats.Inc() })
+			} else if ctx.Err() == nil {
+				p.count(func(mt *Metrics) { mt.HeartbeatErrors.Inc() })
+				p.log.Warn("extend message visibility", "message_id", aws.ToString(m.MessageId), "error", err.Error())
+			}
+		}
+	}
+}
+
+func (p *Poller) setVisibility(ctx context.Context, m types.Message, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := p.sqs.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+		QueueUrl: &p.o.QueueURL, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: int32(d / time.Second),
+	})
+	return err
+}
+
+// deleter batches deletes: up to 10 per DeleteMessageBatch, waiting at most DeleteDelay for a batch to fill.
+type deleter struct {
+	p  *Poller
+	ch chan types.Message
+}
+
+func newDeleter(p *Poller) *deleter { return &deleter{p: p, ch: make(chan types.Message, 64)} }
+
+func (d *deleter) add(m types.Message) { d.ch <- m }
+func (d *deleter) close()              { close(d.ch) }
+
+func (d *deleter) run() {
+	var batch []types.Message
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case m, ok := <-d.ch:
+			if !ok {
+				d.flush(batch)
+				return
+			}
+			if len(batch) == 0 {
+				timer.Reset(d.p.o.DeleteDelay)
+			}
+			batch = append(batch, m)
+			if len(batch) == 10 {
+				timer.Stop()
+				d.flush(batch)
+				batch = nil
+			}
+		case <-timer.C:
+			d.flush(batch)
+			batch = nil
+		}
+	}
+}
+
+func (d *deleter) flush(batch []types.Message) {
+	if len(batch) == 0 {
+		return
+	}
+	entries := make([]types.DeleteMessageBatchRequestEntry, len(batch))
+	for i, m := range batch {
+		entries[i] = types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	out, err := d.p.sqs.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: &d.p.o.QueueURL, Entries: entries})
+	if err != nil {
+		d.p.count(func(m *Metrics) { m.DeleteErrors.Add(float64(len(batch))) })
+		d.p.log.Warn("delete messages", "count", len(batch), "error", err.Error())
+		return
+	}
+	d.p.count(func(m *Metrics) {
+		m.MessagesDeleted.Add(float64(len(out.Successful)))
+		m.DeleteErrors.Add(float64(len(out.Failed)))
+	})
+	for _, f := range out.Failed {
+		d.p.log.Warn("delete message", "code", aws.ToString(f.Code), "error", aws.ToString(f.Message))
+	}
+}

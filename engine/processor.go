@@ -1,0 +1,589 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/logrouter/logrouter/batcher"
+	"github.com/logrouter/logrouter/parser"
+	"github.com/logrouter/logrouter/tenant"
+)
+
+// S3API is the subset of *s3.Client the engine calls.
+type S3API interface {
+	GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+	HeadObject(context.Context, *s3.HeadObjectInput, ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+	CopyObject(context.Context, *s3.CopyObjectInput, ...func(*s3.Options)) (*s3.CopyObjectOutput, error)
+}
+
+// Clients hands out AWS clients: S3 with the central role's credentials (region "" = the processor's),
+// CloudWatch Logs with a tenant's role (double hop). scope identifies account+region for the batcher's
+// existence cache. Credential errors may surface only when a client is used.
+type Clients interface {
+	S3(ctx context.Context, region string) (S3API, error)
+	CloudWatchLogs(ctx context.Context, roleARN, externalID, tenantID, region string) (client batcher.API, scope string, err error)
+}
+
+// ConfigSource returns a tenant's enabled, valid delivery configs (none: an empty slice and nil error).
+type ConfigSource interface {
+	Lookup(ctx context.Context, tenantID string) ([]tenant.Config, error)
+}
+
+// LogSink delivers one object's events to one CloudWatch destination (a *batcher.Batcher).
+type LogSink interface {
+	Add(ev batcher.Event) error
+	Close() (batcher.Result, error)
+}
+
+// EventReader decodes an object into events (a *parser.Reader).
+type EventReader interface {
+	Next() (*parser.Event, error)
+	Stats() parser.Stats
+	Close() error
+}
+
+// Options configure a Processor. NewProcessor fills defaults; Validate reports bad values.
+type Options struct {
+	// SourceBuckets are the central buckets whose events are accepted (required).
+	SourceBuckets []string
+	// Region is the processor's region, used when a config has no target_region.
+	Region string
+	// LogStreamTemplate names CloudWatch streams; placeholders {cluster_id}, {tenant_id}, {application},
+	// {pod_name}. Default "{pod_name}".
+	LogStreamTemplate string
+	// Workers bounds objects delivered at once across all tenants (default 2 × CPUs).
+	Workers int
+	// TenantInFlight bounds one tenant's objects in flight (default max(1, Workers/2)).
+	TenantInFlight int
+	// BreakerThreshold consecutive AccessDenied errors for one tenant's role or bucket open its circuit
+	// breaker for BreakerCooldown (defaults 3 and 30s; a negative threshold disables the breaker).
+	BreakerThreshold int
+	BreakerCooldown  time.Duration
+	// CheckpointInterval is how often a long CloudWatch delivery's acknowledged offset is persisted
+	// (default 1s), when the sink reports progress while running.
+	CheckpointInterval time.Duration
+	// Batcher adjusts every batcher's options (event size, out-of-window policy, ...).
+	Batcher func(*batcher.Options)
+	// Existence is shared by all batchers (default: a cache of 10,000 entries).
+	Existence *batcher.ExistenceCache
+	// Progress persists delivery progress (default: in memory).
+	Progress ProgressStore
+	// NewSink and NewReader default to batcher.New and parser.NewReader.
+	NewSink   func(ctx context.Context, client batcher.API, scope string, dest batcher.Destination, optFns ...func(*batcher.Options)) LogSink
+	NewReader func(r io.Reader, fallback time.Time) EventReader
+
+	Metrics *Metrics
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+// Validate reports the first invalid option.
+func (o *Options) Validate() error {
+	if len(o.SourceBuckets) == 0 {
+		return errors.New("no source buckets configured")
+	}
+	for _, b := range o.SourceBuckets {
+		if strings.TrimSpace(b) == "" {
+			return errors.New("a source bucket name is empty")
+		}
+	}
+	if _, err := parseStreamTemplate(o.LogStreamTemplate); err != nil {
+		return err
+	}
+	if o.Workers < 1 || o.TenantInFlight < 1 {
+		return fmt.Errorf("workers (%d) and tenant in-flight limit (%d) must be at least 1", o.Workers, o.TenantInFlight)
+	}
+	return nil
+}
+
+// Processor delivers the objects S3 notifications name to their tenants' destinations. It is safe for
+// concurrent use.
+type Processor struct {
+	clients Clients
+	configs ConfigSource
+	o       Options
+	buckets map[string]bool
+	stream  streamTemplate
+	limiter *tenantLimiter
+	workers chan struct{}
+	breaker *breaker
+	m       *Metrics
+	log     *slog.Logger
+}
+
+// NewProcessor returns a Processor; opts are completed with defaults and validated.
+func NewProcessor(clients Clients, configs ConfigSource, opts Options) (*Processor, error) {
+	o := opts
+	if o.LogStreamTemplate == "" {
+		o.LogStreamTemplate = "{pod_name}"
+	}
+	if o.Workers == 0 {
+		o.Workers = 2 * defaultCPUs()
+	}
+	if o.TenantInFlight == 0 {
+		o.TenantInFlight = max(1, o.Workers/2)
+	}
+	if o.BreakerThreshold == 0 {
+		o.BreakerThreshold = 3
+	}
+	if o.BreakerCooldown == 0 {
+		o.BreakerCooldown = 30 * time.Second
+	}
+	if o.CheckpointInterval == 0 {
+		o.CheckpointInterval = time.Second
+	}
+	if o.Existence == nil {
+		o.Existence = batcher.NewExistenceCache(10_000)
+	}
+	if o.Progress == nil {
+		o.Progress = NewMemoryProgress()
+	}
+	if o.NewSink == nil {
+		o.NewSink = func(ctx context.Context, c batcher.API, scope string, d batcher.Destination, fns ...func(*batcher.Options)) LogSink {
+			return batcher.New(ctx, c, scope, d, fns...)
+		}
+	}
+	if o.NewReader == nil {
+		o.NewReader = func(r io.Reader, fallback time.Time) EventReader {
+			return parser.NewReader(r, fallback, func(po *parser.Options) { po.Pipeline = true })
+		}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	tpl, _ := parseStreamTemplate(o.LogStreamTemplate)
+	p := &Processor{
+		clients: clients, configs: configs, o: o,
+		buckets: map[string]bool{},
+		stream:  tpl,
+		limiter: newTenantLimiter(o.TenantInFlight),
+		workers: make(chan struct{}, o.Workers),
+		breaker: newBreaker(o.BreakerThreshold, o.BreakerCooldown, o.Now),
+		m:       o.Metrics,
+		log:     o.Logger,
+	}
+	for _, b := range o.SourceBuckets {
+		p.buckets[strings.TrimSpace(b)] = true
+	}
+	return p, nil
+}
+
+// MessageResult is the outcome of one SQS message: the worst of its records'.
+type MessageResult struct {
+	Outcome Outcome        `json:"outcome"`
+	Reason  Reason         `json:"reason,omitempty"`
+	Error   string         `json:"error,omitempty"`
+	Test    bool           `json:"test_event,omitempty"`
+	Objects []ObjectResult `json:"objects,omitempty"`
+	Err     error          `json:"-"`
+}
+
+// ObjectResult is the outcome of one object: the worst of its destinations'.
+type ObjectResult struct {
+	Bucket       string              `json:"bucket"`
+	Key          string              `json:"key"`
+	TenantID     string              `json:"tenant_id,omitempty"`
+	Application  string              `json:"application,omitempty"`
+	Outcome      Outcome             `json:"outcome"`
+	Reason       Reason              `json:"reason,omitempty"`
+	Error        string              `json:"error,omitempty"`
+	Filtered     int                 `json:"filtered_configs,omitempty"`
+	EventsRead   int64               `json:"events_read"`
+	BytesRead    int64               `json:"bytes_read"`
+	Destinations []DestinationResult `json:"destinations"`
+	Err          error               `json:"-"`
+}
+
+// DestinationResult is one destination's delivery of one object.
+type DestinationResult struct {
+	Type     tenant.Type `json:"type"`
+	Region   string      `json:"region"`
+	LogGroup string      `json:"log_group,omitempty"`
+	Stream   string      `json:"log_stream,omitempty"`
+	Bucket   string      `json:"bucket,omitempty"`
+	Key      string      `json:"key,omitempty"`
+	Outcome  Outcome     `json:"outcome"`
+	Reason   Reason      `json:"reason,omitempty"`
+	Error    string      `json:"error,omitempty"`
+	// AlreadyDone: an earlier attempt delivered it; nothing was sent.
+	AlreadyDone bool `json:"already_done,omitempty"`
+	// ResumedAt is the number of leading events skipped because an earlier attempt delivered them.
+	ResumedAt int64          `json:"resumed_at,omitempty"`
+	Events    int64          `json:"events"`
+	Requests  int64          `json:"requests"`
+	Bytes     int64          `json:"bytes"`
+	Stats     *batcher.Stats `json:"stats,omitempty"`
+	DryRun    bool           `json:"dry_run,omitempty"`
+	Err       error          `json:"-"`
+}
+
+func (r *MessageResult) set(s status) {
+	r.Outcome, r.Reason, r.Err = s.Outcome, s.Reason, s.Err
+	r.Error = errString(s.Err)
+}
+
+func (r *ObjectResult) set(s status) {
+	r.Outcome, r.Reason, r.Err = s.Outcome, s.Reason, s.Err
+	r.Error = errString(s.Err)
+}
+
+func (r *DestinationResult) set(s status) {
+	r.Outcome, r.Reason, r.Err = s.Outcome, s.Reason, s.Err
+	r.Error = errString(s.Err)
+}
+
+func (r ObjectResult) status() status      { return status{r.Outcome, r.Reason, r.Err} }
+func (r DestinationResult) status() status { return status{r.Outcome, r.Reason, r.Err} }
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// ProcessMessage handles one SQS message body: each record's object is delivered (concurrently) and the
+// message's outcome is the worst of theirs. ctx bounds the work; when it ends, unfinished deliveries save
+// their progress and the outcome is OutcomeRetry.
+func (p *Processor) ProcessMessage(ctx context.Context, body []byte) MessageResult {
+	return p.processMessage(ctx, body, false)
+}
+
+// PlanMessage resolves what ProcessMessage would deliver without sending anything.
+func (p *Processor) PlanMessage(ctx context.Context, body []byte) MessageResult {
+	return p.processMessage(ctx, body, true)
+}
+
+func (p *Processor) processMessage(ctx context.Context, body []byte, dry bool) MessageResult {
+	var res MessageResult
+	n, err := ParseNotification(body)
+	if err != nil {
+		res.set(status{OutcomeDropped, ReasonMalformedBody, err})
+		return res
+	}
+	if n.Test {
+		res.Test = true
+		return res
+	}
+	worst := status{}
+	for _, e := range n.Invalid {
+		worst = worst.worse(status{OutcomeDropped, ReasonMalformedBody, e})
+	}
+	res.Objects = make([]ObjectResult, len(n.Objects))
+	var wg sync.WaitGroup
+	for i, obj := range n.Objects {
+		wg.Go(func() { res.Objects[i] = p.processObject(ctx, obj, dry) })
+	}
+	wg.Wait()
+	for _, o := range res.Objects {
+		worst = worst.worse(o.status())
+	}
+	res.set(worst)
+	return res
+}
+
+// ProcessObject delivers one object (as a notification record names it) to its tenant's destinations.
+func (p *Processor) ProcessObject(ctx context.Context, obj ObjectRef) ObjectResult {
+	return p.processObject(ctx, obj, false)
+}
+
+// PlanObject resolves tenant, filters and destinations for obj without sending anything.
+func (p *Processor) PlanObject(ctx context.Context, obj ObjectRef) ObjectResult {
+	return p.processObject(ctx, obj, true)
+}
+
+func (p *Processor) processObject(ctx context.Context, obj ObjectRef, dry bool) (res ObjectResult) {
+	start := p.o.Now()
+	res = ObjectResult{Bucket: obj.Bucket, Key: obj.Key, Destinations: []DestinationResult{}}
+	defer func() {
+		if !dry {
+			p.observeObject(&res, p.o.Now().Sub(start))
+		}
+	}()
+	if !p.buckets[obj.Bucket] {
+		res.set(status{OutcomeDropped, ReasonUnknownBucket, fmt.Errorf("bucket %q is not a configured source bucket", obj.Bucket)})
+		return res
+	}
+	key, err := ParseObjectKey(obj.Key)
+	if err != nil {
+		res.set(status{OutcomeDropped, ReasonKeyLayout, err})
+		return res
+	}
+	res.TenantID, res.Application = key.TenantID, key.Application
+	configs, err := p.configs.Lookup(ctx, key.TenantID)
+	if err != nil {
+		p.count(func(m *Metrics) { m.ConfigLookup.WithLabelValues("error").Inc() })
+		res.set(status{OutcomeRetry, ReasonConfigLookup, fmt.Errorf("look up tenant %q: %w", key.TenantID, err)})
+		if interrupted(ctx, err) {
+			res.Reason = ReasonInterrupted
+		}
+		return res
+	}
+	var active []tenant.Config
+	for _, c := range configs {
+		if !c.IsEnabled() {
+			continue
+		}
+		if !c.Admits(key.Application) {
+			res.Filtered++
+			continue
+		}
+		active = append(active, c)
+	}
+	if len(active) == 0 && res.Filtered == 0 {
+		p.count(func(m *Metrics) { m.ConfigLookup.WithLabelValues("empty").Inc() })
+		res.set(status{OutcomeDropped, ReasonNoTenantConfig, fmt.Errorf("tenant %q has no enabled delivery config", key.TenantID)})
+		return res
+	}
+	p.count(func(m *Metrics) {
+		m.ConfigLookup.WithLabelValues("found").Inc()
+		m.Filtered.Add(float64(res.Filtered))
+	})
+	if len(active) == 0 {
+		return res // every config filters this application out: nothing to deliver
+	}
+	dests := make([]*delivery, len(active))
+	for i, c := range active {
+		dests[i] = p.newDelivery(key, c)
+	}
+	if dry {
+		for _, d := range dests {
+			d.res.DryRun = true
+			res.Destinations = append(res.Destinations, d.res)
+		}
+		return res
+	}
+
+	release, waited, err := p.limiter.acquire(ctx, key.TenantID)
+	if waited {
+		p.count(func(m *Metrics) { m.TenantWaits.Inc() })
+	}
+	if err != nil {
+		res.set(status{OutcomeRetry, ReasonInterrupted, err})
+		return res
+	}
+	defer release()
+	select {
+	case p.workers <- struct{}{}:
+		defer func() { <-p.workers }()
+	case <-ctx.Done():
+		res.set(status{OutcomeRetry, ReasonInterrupted, ctx.Err()})
+		return res
+	}
+	p.count(func(m *Metrics) { m.InFlightObjects.Inc() })
+	defer p.count(func(m *Metrics) { m.InFlightObjects.Dec() })
+
+	p.deliver(ctx, obj, key, dests, &res)
+	worst := res.status()
+	for _, d := range dests {
+		res.Destinations = append(res.Destinations, d.res)
+		worst = worst.worse(d.res.status())
+	}
+	res.set(worst)
+	return res
+}
+
+// delivery is one destination's state during one object's processing.
+type delivery struct {
+	cfg    tenant.Config
+	res    DestinationResult
+	id     string // progress id
+	key    string // identity of the destination within the object
+	brk    string // circuit breaker key
+	sink   LogSink
+	skip   int64 // events delivered by earlier attempts
+	added  int64 // events handed to the sink in this attempt
+	failed error // the sink's terminal error
+	saved  int64 // last checkpointed offset
+}
+
+func (p *Processor) newDelivery(key ObjectKey, c tenant.Config) *delivery {
+	region := c.TargetRegion
+	if region == "" {
+		region = p.o.Region
+	}
+	d := &delivery{cfg: c, res: DestinationResult{Type: c.Type, Region: region}}
+	switch c.Type {
+	case tenant.TypeCloudWatch:
+		d.res.LogGroup = c.LogGroupName
+		d.res.Stream = p.stream.render(key)
+		d.key = strings.Join([]string{"cloudwatch", region, c.LogGroupName, d.res.Stream}, "\x00")
+		d.brk = "cloudwatch\x00" + c.TenantID + "\x00" + c.LogDistributionRoleARN
+	case tenant.TypeS3:
+		d.res.Bucket = c.BucketName
+		d.res.Key = key.DestinationKey(c.EffectiveBucketPrefix())
+		d.key = strings.Join([]string{"s3", region, c.BucketName, d.res.Key}, "\x00")
+		d.brk = "s3\x00" + c.TenantID + "\x00" + c.BucketName
+	}
+	return d
+}
+
+func (p *Processor) deliver(ctx context.Context, obj ObjectRef, key ObjectKey, dests []*delivery, res *ObjectResult) {
+	src, err := p.clients.S3(ctx, "")
+	if err != nil {
+		res.set(classifySource(ctx, err))
+		return
+	}
+	etag := obj.ETag
+	var lastModified time.Time
+	if etag == "" {
+		head, err := src.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &obj.Bucket, Key: &obj.Key, VersionId: nonEmpty(obj.VersionID)})
+		if err != nil {
+			res.set(classifySource(ctx, fmt.Errorf("head s3://%s/%s: %w", obj.Bucket, obj.Key, err)))
+			return
+		}
+		etag = strings.Trim(aws.ToString(head.ETag), `"`)
+		lastModified = aws.ToTime(head.LastModified)
+	}
+
+	var cw, cp []*delivery
+	for _, d := range dests {
+		d.id = progressID(obj, etag, d.key)
+		pr, err := p.o.Progress.Get(ctx, d.id)
+		if err != nil {
+			p.count(func(m *Metrics) { m.ProgressErr.WithLabelValues("get").Inc() })
+			s := status{OutcomeRetry, ReasonProgress, err}
+			if interrupted(ctx, err) {
+				s.Reason = ReasonInterrupted
+			}
+			d.res.set(s)
+			continue
+		}
+		if pr.Done {
+			d.res.AlreadyDone = true
+			p.count(func(m *Metrics) { m.Skipped.WithLabelValues(string(d.cfg.Type)).Inc() })
+			continue
+		}
+		d.skip, d.saved = pr.Acked, pr.Acked
+		d.res.ResumedAt = pr.Acked
+		if !p.breaker.allow(d.brk) {
+			p.count(func(m *Metrics) { m.BreakerFast.Inc() })
+			d.res.set(status{OutcomeRetry, ReasonCircuitOpen, fmt.Errorf("circuit breaker open for tenant %q after repeated AccessDenied", d.cfg.TenantID)})
+			continue
+		}
+		switch d.cfg.Type {
+		case tenant.TypeCloudWatch:
+			cw = append(cw, d)
+		case tenant.TypeS3:
+			cp = append(cp, d)
+		default:
+			d.res.set(status{OutcomeDropped, ReasonDestinationRejected, fmt.Errorf("unknown destination type %q", d.cfg.Type)})
+		}
+	}
+
+	var wg sync.WaitGroup
+	for _, d := range cp {
+		wg.Go(func() { p.copyObject(ctx, obj, key, etag, lastModified, d) })
+	}
+	if len(cw) > 0 {
+		p.streamObject(ctx, src, obj, etag, cw, res)
+	}
+	wg.Wait()
+	for _, d := range append(cw, cp...) {
+		opened := p.breaker.record(d.brk, d.res.Reason == ReasonAccessDenied)
+		if opened {
+			p.count(func(m *Metrics) { m.BreakerOpen.Inc() })
+			p.log.Warn("circuit breaker opened", "tenant", d.cfg.TenantID, "type", d.cfg.Type, "cooldown", p.o.BreakerCooldown.String())
+		}
+	}
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// saveProgress persists a destination's progress. It outlives ctx's cancellation briefly, so that an
+// interrupted delivery still records what CloudWatch acknowledged.
+func (p *Processor) saveProgress(ctx context.Context, d *delivery, pr Progress) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := p.o.Progress.Put(sctx, d.id, pr); err != nil {
+		p.count(func(m *Metrics) { m.ProgressErr.WithLabelValues("put").Inc() })
+		p.log.Warn("save delivery progress", "tenant", d.cfg.TenantID, "type", d.cfg.Type, "acked", pr.Acked, "done", pr.Done, "error", err.Error())
+	}
+}
+
+func (p *Processor) count(f func(*Metrics)) {
+	if p.m != nil {
+		f(p.m)
+	}
+}
+
+func (p *Processor) observeObject(res *ObjectResult, took time.Duration) {
+	p.count(func(m *Metrics) {
+		m.Objects.WithLabelValues(res.Outcome.String(), string(res.Reason)).Inc()
+		for _, d := range res.Destinations {
+			if d.AlreadyDone {
+				continue
+			}
+			m.Deliveries.WithLabelValues(string(d.Type), d.Outcome.String(), string(d.Reason)).Inc()
+			if m.tenantLabels {
+				m.TenantDeliveries.WithLabelValues(res.TenantID, string(d.Type), d.Outcome.String()).Inc()
+				if d.Type == tenant.TypeCloudWatch {
+					m.TenantEvents.WithLabelValues(res.TenantID).Add(float64(d.Events))
+				}
+			}
+		}
+	})
+	level := slog.LevelInfo
+	if res.Outcome == OutcomeRetry {
+		level = slog.LevelWarn
+	}
+	dests := make([]string, 0, len(res.Destinations))
+	var events int64
+	for _, d := range res.Destinations {
+		dests = append(dests, d.summary())
+		events += d.Events
+	}
+	attrs := []slog.Attr{
+		slog.String("tenant", res.TenantID), slog.String("bucket", res.Bucket), slog.String("key", res.Key),
+		slog.String("outcome", res.Outcome.String()), slog.Int64("events_read", res.EventsRead),
+		slog.Int64("events_delivered", events), slog.Int64("bytes_read", res.BytesRead),
+		slog.Any("destinations", dests), slog.Int("filtered_configs", res.Filtered),
+		slog.Duration("took", took),
+	}
+	if res.Reason != "" {
+		attrs = append(attrs, slog.String("reason", string(res.Reason)), slog.String("error", res.Error))
+	}
+	p.log.LogAttrs(context.Background(), level, "object processed", attrs...)
+}
+
+func (d DestinationResult) summary() string {
+	var b strings.Builder
+	b.WriteString(string(d.Type))
+	b.WriteString(":")
+	if d.Type == tenant.TypeCloudWatch {
+		b.WriteString(d.LogGroup + ":" + d.Stream)
+	} else {
+		b.WriteString("s3://" + d.Bucket + "/" + d.Key)
+	}
+	b.WriteString(" " + d.Outcome.String())
+	if d.Reason != "" {
+		b.WriteString("(" + string(d.Reason) + ")")
+	}
+	if d.AlreadyDone {
+		b.WriteString(" already_done")
+	}
+	if d.Type == tenant.TypeCloudWatch {
+		fmt.Fprintf(&b, " events=%d", d.Events)
+	}
+	return b.String()
+}

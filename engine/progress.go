@@ -1,0 +1,153 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Progress is how far one object's delivery to one destination got in earlier attempts.
+type Progress struct {
+	// Done: the destination has the whole object; a redelivery skips it.
+	Done bool
+	// Acked: for CloudWatch, the number of leading input events CloudWatch accepted (or the batcher
+	// deliberately dropped); a retry resumes after them.
+	Acked int64
+}
+
+// ProgressStore persists Progress per (object version, destination) so that a retry — also after a crash,
+// in another process — repeats no delivery that succeeded.
+//
+// Failure modes (at-least-once): a Put that fails or is lost in a crash makes the next attempt resume from
+// the previous checkpoint, re-sending the events after it (duplicates, never loss). Get failing makes the
+// message recoverable (retried later) rather than re-sending everything. Two workers handling duplicate
+// deliveries of one message at the same moment may both send; Put never moves Acked backwards.
+type ProgressStore interface {
+	Get(ctx context.Context, id string) (Progress, error)
+	Put(ctx context.Context, id string, p Progress) error
+}
+
+// progressID identifies (object version, destination).
+func progressID(obj ObjectRef, etag string, dest string) string {
+	h := sha256.New()
+	for _, s := range []string{obj.Bucket, obj.Key, etag, obj.VersionID, dest} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:20])
+}
+
+// MemoryProgress keeps progress in memory: retries within one process, nothing across a crash.
+type MemoryProgress struct {
+	mu sync.Mutex
+	m  map[string]Progress
+}
+
+// NewMemoryProgress returns an empty in-memory store.
+func NewMemoryProgress() *MemoryProgress { return &MemoryProgress{m: map[string]Progress{}} }
+
+// Get returns the stored progress (zero when none).
+func (s *MemoryProgress) Get(_ context.Context, id string) (Progress, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[id], nil
+}
+
+// Put stores p unless it would move Acked backwards or undo Done.
+func (s *MemoryProgress) Put(_ context.Context, id string, p Progress) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.m[id]
+	if old.Done || p.Acked < old.Acked && !p.Done {
+		return nil
+	}
+	s.m[id] = p
+	return nil
+}
+
+// DynamoDBAPI is the subset of *dynamodb.Client the progress store calls.
+type DynamoDBAPI interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+}
+
+// DynamoDBProgress keeps progress in a DynamoDB table whose partition key is the string attribute "id".
+// Items carry "acked" (N), "done" (BOOL), "updated_at" and "ttl" (N, epoch seconds; enable the table's TTL
+// on it) and expire after TTL, which must exceed the queue's retention period.
+type DynamoDBProgress struct {
+	client DynamoDBAPI
+	table  string
+	ttl    time.Duration
+	now    func() time.Time
+}
+
+// NewDynamoDBProgress returns a store on table; ttl 0 means 15 days (SQS retains messages at most 14).
+func NewDynamoDBProgress(client DynamoDBAPI, table string, ttl time.Duration) *DynamoDBProgress {
+	if ttl <= 0 {
+		ttl = 15 * 24 * time.Hour
+	}
+	return &DynamoDBProgress{client: client, table: table, ttl: ttl, now: time.Now}
+}
+
+// Get reads id's progress with a consistent read; zero when there is none.
+func (s *DynamoDBProgress) Get(ctx context.Context, id string) (Progress, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Progress{}, fmt.Errorf("read progress from %s: %w", s.table, err)
+	}
+	var p Progress
+	if v, ok := out.Item["done"].(*types.AttributeValueMemberBOOL); ok {
+		p.Done = v.Value
+	}
+	if v, ok := out.Item["acked"].(*types.AttributeValueMemberN); ok {
+		n, err := strconv.ParseInt(v.Value, 10, 64)
+		if err != nil {
+			return Progress{}, fmt.Errorf("progress item %s: acked %q: %w", id, v.Value, err)
+		}
+		p.Acked = n
+	}
+	return p, nil
+}
+
+// Put records p. It never moves Acked backwards nor clears Done (a conditional update; losing the
+// condition is not an error).
+func (s *DynamoDBProgress) Put(ctx context.Context, id string, p Progress) error {
+	now := s.now()
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(s.table),
+		Key:                 map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}},
+		UpdateExpression:    aws.String("SET acked = :a, done = :d, updated_at = :u, #t = :t"),
+		ConditionExpression: aws.String("attribute_not_exists(id) OR (done <> :true AND (acked <= :a OR :d = :true))"),
+		ExpressionAttributeNames: map[string]string{
+			"#t": "ttl",
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":a":    &types.AttributeValueMemberN{Value: strconv.FormatInt(p.Acked, 10)},
+			":d":    &types.AttributeValueMemberBOOL{Value: p.Done},
+			":true": &types.AttributeValueMemberBOOL{Value: true},
+			":u":    &types.AttributeValueMemberS{Value: now.UTC().Format(time.RFC3339)},
+			":t":    &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(s.ttl).Unix(), 10)},
+		},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("write progress to %s: %w", s.table, err)
+	}
+	return nil
+}
