@@ -1,0 +1,351 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/logrouter/logrouter/internal/testaws"
+)
+
+// centralTemplate is deploy/cloudformation/central.yaml, located from this file so the test runs from any directory.
+func centralTemplate(t *testing.T) string {
+	t.Helper()
+	_, self, _, _ := runtime.Caller(0)
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(self), "..", "..", "deploy", "cloudformation", "central.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// deployCentral creates the central stack in the emulator and returns its outputs.
+func deployCentral(ctx context.Context, t *testing.T, cfg aws.Config, prefix, table string) map[string]string {
+	t.Helper()
+	cfn := cloudformation.NewFromConfig(cfg)
+	stack := prefix + "-central"
+	_, err := cfn.CreateStack(ctx, &cloudformation.CreateStackInput{
+		StackName:    aws.String(stack),
+		TemplateBody: aws.String(centralTemplate(t)),
+		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityNamedIam},
+		Parameters: []cfntypes.Parameter{
+			{ParameterKey: aws.String("NamePrefix"), ParameterValue: aws.String(prefix)},
+			{ParameterKey: aws.String("TenantTableName"), ParameterValue: aws.String(table)},
+			{ParameterKey: aws.String("VectorWriterPrincipals"), ParameterValue: aws.String("arn:aws:iam::111111111111:role/vector-irsa")},
+			{ParameterKey: aws.String("OidcProviderArn"), ParameterValue: aws.String("arn:aws:iam::" + testaws.AccountID + ":oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE")},
+			{ParameterKey: aws.String("MaxReceiveCount"), ParameterValue: aws.String("3")},
+		},
+	})
+	if err != nil {
+		t.Fatalf("create stack: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = cfn.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String(stack)})
+	})
+	w := cloudformation.NewStackCreateCompleteWaiter(cfn, func(o *cloudformation.StackCreateCompleteWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 200*time.Millisecond, time.Second
+	})
+	out, err := w.WaitForOutput(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stack)}, 2*time.Minute)
+	if err != nil {
+		events, _ := cfn.DescribeStackEvents(ctx, &cloudformation.DescribeStackEventsInput{StackName: aws.String(stack)})
+		var reasons []string
+		if events != nil {
+			for _, e := range events.StackEvents {
+				if e.ResourceStatusReason != nil {
+					reasons = append(reasons, aws.ToString(e.LogicalResourceId)+": "+aws.ToString(e.ResourceStatusReason))
+				}
+			}
+		}
+		t.Fatalf("stack did not complete: %v\n%s", err, strings.Join(reasons, "\n"))
+	}
+	outputs := map[string]string{}
+	for _, o := range out.Stacks[0].Outputs {
+		outputs[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
+	}
+	res, err := cfn.DescribeStackResources(ctx, &cloudformation.DescribeStackResourcesInput{StackName: aws.String(stack)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	physical := map[string]string{}
+	for _, r := range res.StackResources {
+		physical[aws.ToString(r.LogicalResourceId)] = aws.ToString(r.PhysicalResourceId)
+	}
+	applyWhatMotoIgnores(ctx, t, cfg, physical)
+	return outputs
+}
+
+// applyWhatMotoIgnores applies the template properties that moto's CloudFormation accepts but does not implement
+// (the bucket's notification configuration and the table's TTL) through the services' own APIs. It reads them from
+// the template, so the template stays the single source of what is deployed, and fails when their shape changes
+// rather than apply something else.
+func applyWhatMotoIgnores(ctx context.Context, t *testing.T, cfg aws.Config, physical map[string]string) {
+	t.Helper()
+	var tpl struct {
+		Resources map[string]struct {
+			Type       string    `yaml:"Type"`
+			Properties yaml.Node `yaml:"Properties"`
+		} `yaml:"Resources"`
+	}
+	if err := yaml.Unmarshal([]byte(centralTemplate(t)), &tpl); err != nil {
+		t.Fatalf("central.yaml: %v", err)
+	}
+
+	var bucket struct {
+		NotificationConfiguration struct {
+			TopicConfigurations []struct {
+				Event string    `yaml:"Event"`
+				Topic yaml.Node `yaml:"Topic"`
+			} `yaml:"TopicConfigurations"`
+		} `yaml:"NotificationConfiguration"`
+	}
+	b := tpl.Resources["CentralBucket"]
+	if err := b.Properties.Decode(&bucket); err != nil || b.Type != "AWS::S3::Bucket" {
+		t.Fatalf("CentralBucket (%s): %v", b.Type, err)
+	}
+	var topics []s3types.TopicConfiguration
+	for _, tc := range bucket.NotificationConfiguration.TopicConfigurations {
+		target := tpl.Resources[tc.Topic.Value]
+		if tc.Topic.Tag != "!Ref" || target.Type != "AWS::SNS::Topic" {
+			t.Fatalf("CentralBucket notification topic %s %q is not a !Ref to a topic of the stack", tc.Topic.Tag, tc.Topic.Value)
+		}
+		topics = append(topics, s3types.TopicConfiguration{TopicArn: aws.String(physical[tc.Topic.Value]), Events: []s3types.Event{s3types.Event(tc.Event)}})
+	}
+	if len(topics) == 0 {
+		t.Fatal("CentralBucket has no notification topic in the template")
+	}
+	s3c := testaws.S3(t)
+	if _, err := s3c.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
+		Bucket:                    aws.String(physical["CentralBucket"]),
+		NotificationConfiguration: &s3types.NotificationConfiguration{TopicConfigurations: topics},
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	var table struct {
+		TimeToLiveSpecification struct {
+			AttributeName string `yaml:"AttributeName"`
+			Enabled       bool   `yaml:"Enabled"`
+		} `yaml:"TimeToLiveSpecification"`
+	}
+	tt := tpl.Resources["TenantTable"]
+	if err := tt.Properties.Decode(&table); err != nil || tt.Type != "AWS::DynamoDB::Table" {
+		t.Fatalf("TenantTable (%s): %v", tt.Type, err)
+	}
+	if _, err := dynamodb.NewFromConfig(cfg).UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName: aws.String(physical["TenantTable"]),
+		TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{
+			AttributeName: aws.String(table.TimeToLiveSpecification.AttributeName),
+			Enabled:       aws.Bool(table.TimeToLiveSpecification.Enabled),
+		},
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCentralStackResourcesAreWired(t *testing.T) {
+	cfg := testaws.Config(t)
+	ctx := testaws.Context(t, 3*time.Minute)
+	prefix := testaws.Name("lr")
+	table := testaws.Name("tenants")
+	out := deployCentral(ctx, t, cfg, prefix, table)
+
+	for _, k := range []string{"CentralBucketName", "NotificationTopicArn", "QueueUrl", "QueueArn", "DeadLetterQueueUrl",
+		"TenantTableName", "CentralLogDistributionRoleArn", "ProcessorRoleArn", "ApiRoleArn", "VectorS3WriterRoleArn"} {
+		if out[k] == "" {
+			t.Errorf("stack output %s is missing (outputs: %v)", k, out)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	s3c := testaws.S3(t)
+	sqsc := sqs.NewFromConfig(cfg)
+	snsc := sns.NewFromConfig(cfg)
+
+	t.Run("bucket notifies the topic on every object created", func(t *testing.T) {
+		n, err := s3c.GetBucketNotificationConfiguration(ctx, &s3.GetBucketNotificationConfigurationInput{Bucket: aws.String(out["CentralBucketName"])})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(n.TopicConfigurations) != 1 || aws.ToString(n.TopicConfigurations[0].TopicArn) != out["NotificationTopicArn"] {
+			t.Fatalf("topic configurations %+v, want one to %s", n.TopicConfigurations, out["NotificationTopicArn"])
+		}
+		if ev := n.TopicConfigurations[0].Events; len(ev) != 1 || string(ev[0]) != "s3:ObjectCreated:*" {
+			t.Fatalf("events %v, want s3:ObjectCreated:*", ev)
+		}
+	})
+
+	t.Run("bucket is encrypted", func(t *testing.T) {
+		enc, err := s3c.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: aws.String(out["CentralBucketName"])})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := enc.ServerSideEncryptionConfiguration.Rules
+		if len(r) == 0 || r[0].ApplyServerSideEncryptionByDefault == nil || r[0].ApplyServerSideEncryptionByDefault.SSEAlgorithm != "AES256" {
+			t.Fatalf("encryption rules %+v, want AES256 by default", r)
+		}
+	})
+
+	t.Run("topic delivers to the queue, enveloped", func(t *testing.T) {
+		subs, err := snsc.ListSubscriptionsByTopic(ctx, &sns.ListSubscriptionsByTopicInput{TopicArn: aws.String(out["NotificationTopicArn"])})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(subs.Subscriptions) != 1 || aws.ToString(subs.Subscriptions[0].Protocol) != "sqs" ||
+			aws.ToString(subs.Subscriptions[0].Endpoint) != out["QueueArn"] {
+			t.Fatalf("subscriptions %+v, want one sqs subscription to %s", subs.Subscriptions, out["QueueArn"])
+		}
+		attrs, err := snsc.GetSubscriptionAttributes(ctx, &sns.GetSubscriptionAttributesInput{SubscriptionArn: subs.Subscriptions[0].SubscriptionArn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if attrs.Attributes["RawMessageDelivery"] == "true" {
+			t.Fatal("raw message delivery is on; logrouter expects the SNS envelope")
+		}
+	})
+
+	t.Run("queue redrives to the dead-letter queue", func(t *testing.T) {
+		dlq, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(out["DeadLetterQueueUrl"]),
+			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(out["QueueUrl"]),
+			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var redrive struct {
+			DeadLetterTargetArn string      `json:"deadLetterTargetArn"`
+			MaxReceiveCount     json.Number `json:"maxReceiveCount"`
+		}
+		if err := json.Unmarshal([]byte(q.Attributes["RedrivePolicy"]), &redrive); err != nil {
+			t.Fatalf("redrive policy %q: %v", q.Attributes["RedrivePolicy"], err)
+		}
+		if redrive.DeadLetterTargetArn != dlq.Attributes["QueueArn"] || redrive.MaxReceiveCount.String() != "3" {
+			t.Fatalf("redrive %+v, want %s after 3 receives", redrive, dlq.Attributes["QueueArn"])
+		}
+		if q.Attributes["ReceiveMessageWaitTimeSeconds"] != "20" {
+			t.Errorf("ReceiveMessageWaitTimeSeconds = %q, want 20 (long polling)", q.Attributes["ReceiveMessageWaitTimeSeconds"])
+		}
+	})
+
+	t.Run("tenant table keys and ttl", func(t *testing.T) {
+		ddb := dynamodb.NewFromConfig(cfg)
+		d, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(out["TenantTableName"])})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys := map[string]ddbtypes.KeyType{}
+		for _, k := range d.Table.KeySchema {
+			keys[aws.ToString(k.AttributeName)] = k.KeyType
+		}
+		if len(keys) != 2 || keys["tenant_id"] != ddbtypes.KeyTypeHash || keys["type"] != ddbtypes.KeyTypeRange {
+			t.Fatalf("key schema %v, want tenant_id HASH + type RANGE", keys)
+		}
+		ttl, err := ddb.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(out["TenantTableName"])})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ttl.TimeToLiveDescription == nil || aws.ToString(ttl.TimeToLiveDescription.AttributeName) != "ttl" ||
+			ttl.TimeToLiveDescription.TimeToLiveStatus != ddbtypes.TimeToLiveStatusEnabled {
+			t.Fatalf("ttl %+v, want enabled on ttl", ttl.TimeToLiveDescription)
+		}
+	})
+
+	t.Run("roles trust the right principals", func(t *testing.T) {
+		iamc := iam.NewFromConfig(cfg)
+		trust := func(arn string) string {
+			name := arn[strings.LastIndex(arn, "/")+1:]
+			r, err := iamc.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return decodePolicy(t, aws.ToString(r.Role.AssumeRolePolicyDocument))
+		}
+		checks := map[string][]string{
+			"CentralLogDistributionRoleArn": {out["ProcessorRoleArn"]},
+			"ProcessorRoleArn":              {"lambda.amazonaws.com", "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE:sub", "system:serviceaccount:logrouter:" + prefix + "-processor"},
+			"ApiRoleArn":                    {"system:serviceaccount:logrouter:" + prefix + "-api"},
+			"VectorS3WriterRoleArn":         {"arn:aws:iam::111111111111:role/vector-irsa"},
+		}
+		for output, wants := range checks {
+			doc := trust(out[output])
+			for _, w := range wants {
+				if !strings.Contains(doc, w) {
+					t.Errorf("%s trust policy lacks %q:\n%s", output, w, doc)
+				}
+			}
+		}
+	})
+
+	// The resources carry a notification end to end: an object written where Vector writes arrives on the queue
+	// inside the SNS envelope, with the key the engine parses.
+	t.Run("an object's notification reaches the queue", func(t *testing.T) {
+		key := "cluster-1/tenant-a/kube-apiserver/kube-apiserver-0/1764118923-30f6652c-71da-4f9f-800d-a1189c47c547.log.gz"
+		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(out["CentralBucketName"]), Key: aws.String(key),
+			Body: bytes.NewReader([]byte("{}\n"))}); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			msgs, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(out["QueueUrl"]), WaitTimeSeconds: 1, MaxNumberOfMessages: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range msgs.Messages {
+				var env struct {
+					Type    string `json:"Type"`
+					Message string `json:"Message"`
+				}
+				if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &env); err != nil || env.Type != "Notification" {
+					t.Fatalf("message is not an SNS envelope: %s", aws.ToString(m.Body))
+				}
+				if strings.Contains(env.Message, `"s3:TestEvent"`) {
+					continue
+				}
+				if !strings.Contains(env.Message, out["CentralBucketName"]) || !strings.Contains(env.Message, "kube-apiserver-0") {
+					t.Fatalf("notification does not name the bucket and key: %s", env.Message)
+				}
+				return
+			}
+		}
+		t.Fatal("no notification arrived on the queue within 20s")
+	})
+}
+
+// decodePolicy returns a policy document as compact JSON text, whether IAM returns it URL-encoded or not.
+func decodePolicy(t *testing.T, doc string) string {
+	t.Helper()
+	if strings.HasPrefix(doc, "%7B") {
+		d, err := url.QueryUnescape(doc)
+		if err != nil {
+			t.Fatalf("policy document %q: %v", doc, err)
+		}
+		doc = d
+	}
+	return doc
+}
