@@ -71,7 +71,9 @@ func TestConfigsCLIIntegration(t *testing.T) {
 	if err := tenant.CreateTable(ctx, ddb, table); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)}) })
+	t.Cleanup(func() {
+		_, _ = ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+	})
 
 	keysFile := filepath.Join(dir, "keys")
 	const oldSecret, newSecret = "old-secret-0123456789abcdef", "new-secret-0123456789abcdef"
