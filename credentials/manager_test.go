@@ -541,3 +541,23 @@ func TestClassify(t *testing.T) {
 	assert.Equal(t, "other", code)
 	assert.False(t, transient)
 }
+
+func TestAccountDiscoveryFailureIsNotKept(t *testing.T) {
+	f := newFakeAWS(t)
+	f.fail[""] = failure{500, "InternalFailure"} // GetCallerIdentity carries no RoleArn
+	m, _ := newManager(t, f)
+	ctx := testContext(t)
+	c, _, err := m.CloudWatchLogs(ctx, customerARN, "", "acme", "")
+	require.NoError(t, err)
+	err = putLogGroup(ctx, c)
+	var ar *AssumeRoleError
+	require.ErrorAs(t, err, &ar)
+	assert.Equal(t, HopCentral, ar.Hop)
+	assert.True(t, IsTransient(err))
+	assert.Empty(t, f.stsCalls("AssumeRole", customerARN), "no customer hop without an ExternalId")
+
+	f.set(func(f *fakeAWS) { delete(f.fail, "") })
+	require.NoError(t, putLogGroup(ctx, c))
+	assert.Len(t, f.stsCalls("GetCallerIdentity", ""), 2)
+	assert.Equal(t, "111111111111", f.stsCalls("AssumeRole", customerARN)[0].ExternalID)
+}
