@@ -308,6 +308,7 @@ func TestClientsCachedPerCredentialsAndRegion(t *testing.T) {
 	assert.Equal(t, "eu-west-1", a1.Options().Region)
 	assert.Equal(t, "us-west-2", b.Options().Region)
 	assert.Same(t, a1.Options().Credentials, b.Options().Credentials, "one provider for both regions")
+	assert.Same(t, a1.Options().HTTPClient, d.Options().HTTPClient, "one connection pool for all tenants")
 	assert.Equal(t, "aws:222222222222:eu-west-1", scope1)
 	assert.Equal(t, scope1, scope2)
 	assert.Equal(t, "aws:222222222222:us-west-2", scope3)
