@@ -51,7 +51,7 @@ type s3Event struct {
 type s3Record struct {
 	EventSource string    `json:"eventSource"`
 	EventName   string    `json:"eventName"`
-	EventTime   time.Time `json:"eventTime"`
+	EventTime   string `json:"eventTime"` // RFC 3339; some emulators omit the zone
 	S3          struct {
 		Bucket struct {
 			Name string `json:"name"`
@@ -122,7 +122,7 @@ func ParseNotification(body []byte) (Notification, error) {
 			Size:      r.S3.Object.Size,
 			ETag:      strings.Trim(r.S3.Object.ETag, `"`),
 			VersionID: r.S3.Object.VersionID,
-			EventTime: r.EventTime,
+			EventTime: parseEventTime(r.EventTime),
 		})
 	}
 	return n, nil
@@ -148,4 +148,14 @@ func MessageBodies(input []byte) [][]byte {
 		return out
 	}
 	return [][]byte{input}
+}
+
+// parseEventTime reads a record's eventTime; a missing or unreadable time is zero (it only feeds metrics).
+func parseEventTime(s string) time.Time {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -82,4 +83,10 @@ func FuzzParseNotification(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseEventTime(t *testing.T) {
+	assert.Equal(t, time.Date(2026, 11, 26, 1, 28, 8, 140754000, time.UTC), parseEventTime("2026-11-26T01:28:08.140754"))
+	assert.Equal(t, time.Date(2026, 11, 26, 1, 28, 8, 0, time.UTC), parseEventTime("2026-11-26T02:28:08+01:00"))
+	assert.True(t, parseEventTime("yesterday").IsZero())
 }
