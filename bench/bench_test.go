@@ -1,0 +1,532 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/logrouter/logrouter/bench/corpus"
+)
+
+// The test binary doubles as a child process and as a fake endpoint, selected by this variable.
+const roleEnv = "LOGROUTER_BENCH_TEST_ROLE"
+
+func TestMain(m *testing.M) {
+	switch os.Getenv(roleEnv) {
+	case "child":
+		var cs ChildSpec
+		if err := json.NewDecoder(os.Stdin).Decode(&cs); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		res, err := RunChild(context.Background(), cs)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "logrouter bench:", err)
+			os.Exit(1)
+		}
+		_ = json.NewEncoder(os.Stdout).Encode(res)
+		os.Exit(0)
+	case "endpoint":
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+		defer stop()
+		fmt.Println("http://127.0.0.1:4567")
+		<-ctx.Done()
+		os.Exit(0)
+	case "bad-endpoint":
+		fmt.Println("listening somewhere")
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func TestMinRequests(t *testing.T) {
+	const day = 24 * 60 * 60 * 1000
+	many := func(n, size int, ts int64) []EventShape {
+		out := make([]EventShape, n)
+		for i := range out {
+			out[i] = EventShape{Timestamp: ts, Bytes: size}
+		}
+		return out
+	}
+	tests := map[string]struct {
+		events   []EventShape
+		maxEvent int
+		want     int64
+	}{
+		"none":                     {nil, 0, 0},
+		"only empty messages":      {many(5, 0, 0), 0, 0},
+		"one small event":          {many(1, 10, 0), 0, 1},
+		"exactly one request full": {many(1, MaxBatchBytes-EventOverhead, 0), 0, 1},
+		"one byte over":            {append(many(1, MaxBatchBytes-EventOverhead, 0), EventShape{Bytes: 1}), 0, 2},
+		"count bound":              {many(10_001, 1, 0), 0, 2},
+		"count exactly":            {many(10_000, 1, 0), 0, 1},
+		"bytes bound":              {many(4000, 1000, 0), 0, 4}, // 4000 × 1026 = 4.1 MB
+		// A 3 MiB message split into 1,048,550-byte pieces: 3 pieces + overhead > 3 requests' worth.
+		"oversized message split": {many(1, 3<<20, 0), 0, 4},
+		"smaller event limit":     {many(1, 1<<20, 0), 262_144, 2}, // 5 pieces, 130 bytes of overhead
+		"span within a day":       {[]EventShape{{0, 1}, {day, 1}}, 0, 1},
+		"span over a day":         {[]EventShape{{0, 1}, {day + 1, 1}}, 0, 2},
+		"three windows unsorted":  {[]EventShape{{3 * day, 1}, {0, 1}, {day + 5, 1}, {10, 1}}, 0, 3},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := MinRequests(tc.events, tc.maxEvent); got != tc.want {
+				t.Errorf("MinRequests = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestMedian(t *testing.T) {
+	tests := map[string]struct {
+		in   []float64
+		want float64
+	}{
+		"empty": {nil, 0}, "one": {[]float64{3}, 3}, "odd unsorted": {[]float64{5, 1, 3}, 3},
+		"even": {[]float64{4, 1, 2, 3}, 2.5},
+	}
+	for name, tc := range tests {
+		if got := median(tc.in); got != tc.want {
+			t.Errorf("%s: median(%v) = %v, want %v", name, tc.in, got, tc.want)
+		}
+	}
+	in := []float64{3, 1, 2}
+	median(in)
+	if in[0] != 3 {
+		t.Error("median reordered its input")
+	}
+}
+
+func TestPlan(t *testing.T) {
+	specs := Plan(Config{Sizes: []int{1, 16}, Workers: []int{1, 4}, Scenarios: []Scenario{Parse, EndToEnd}})
+	var names []string
+	for _, s := range specs {
+		names = append(names, s.Name())
+	}
+	p := runtime.NumCPU()
+	want := []string{"floor-split p1 1MiB", "parse p1 1MiB"}
+	if p > 1 {
+		want = append(want, "parse/pipeline p2 1MiB")
+	}
+	want = append(want, fmt.Sprintf("e2e/pipeline w1 p%d 1MiB", p), fmt.Sprintf("e2e/pipeline w4 p%d 1MiB", p))
+	if len(names) != 2*len(want) || strings.Join(names[:len(want)], ";") != strings.Join(want, ";") {
+		t.Fatalf("plan:\n%s\nwant first half:\n%s", strings.Join(names, "\n"), strings.Join(want, "\n"))
+	}
+	if specs[len(want)].SizeMiB != 16 {
+		t.Errorf("second half is not the 16 MiB objects: %v", specs[len(want)])
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := map[string]Config{
+		"size zero":        {Sizes: []int{0}},
+		"size huge":        {Sizes: []int{4096}},
+		"workers zero":     {Workers: []int{0}},
+		"reps too many":    {Reps: 1000},
+		"unknown scenario": {Scenarios: []Scenario{"nope"}},
+	}
+	for name, c := range tests {
+		if err := c.Complete(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	c := Config{Quick: true}
+	if err := c.Complete(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Reps != 3 || len(c.Sizes) != 2 || c.RepBytes != 16<<20 {
+		t.Errorf("quick defaults: %+v", c)
+	}
+}
+
+// tinyConfig runs the floors on a 1 MiB object, once per repetition.
+func tinyConfig(t *testing.T, launch Launcher, scenarios ...Scenario) Config {
+	return Config{Sizes: []int{1}, Workers: []int{1}, Scenarios: scenarios, Reps: 2, RepBytes: 1 << 20,
+		E2EBytes: 1 << 20, Tenants: 2, WorkDir: t.TempDir(), Launch: launch}
+}
+
+func TestRunFloorsInProcess(t *testing.T) {
+	var progress bytes.Buffer
+	c := tinyConfig(t, InProcess, FloorGunzip, FloorSplit)
+	c.Progress = &progress
+	now := time.Date(2026, 3, 4, 5, 6, 7, 8, time.UTC)
+	c.Now = func() time.Time { return now }
+	rep, err := Run(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same object, regenerated, tells how many lines the floor must have split.
+	var sink bytes.Buffer
+	sum, err := corpus.Generate(&sink, corpus.Options{Seed: c.Seed, TargetBytes: 1 << 20, Start: now.Add(-20 * time.Minute).Truncate(time.Second),
+		ClusterID: "bench-cluster", Namespace: "tenant-00", Application: "kube-apiserver", PodName: "kube-apiserver-0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 2 {
+		t.Fatalf("%d results: %+v", len(rep.Results), rep.Results)
+	}
+	for _, r := range rep.Results {
+		if r.Status != StatusOK || r.Reps != 2 || r.MBPerSec <= 0 {
+			t.Errorf("%s: %+v", r.Name(), r)
+		}
+		if r.UncompressedBytes != sum.UncompressedBytes {
+			t.Errorf("%s read %d bytes, object has %d", r.Name(), r.UncompressedBytes, sum.UncompressedBytes)
+		}
+	}
+	split := rep.Results[1]
+	if split.Scenario != FloorSplit || split.Events != sum.Lines || split.RatioToFloor != 1 {
+		t.Errorf("floor-split: events %d (want %d), ratio %v", split.Events, sum.Lines, split.RatioToFloor)
+	}
+	gz := rep.Results[0]
+	if gz.Events != 0 || gz.RatioToFloor <= 0 || gz.PairedFloorMBPerSec <= 0 || len(gz.Raw) != 2 || gz.Raw[0].FloorBytes != sum.UncompressedBytes {
+		t.Errorf("floor-gunzip is not paired with a floor: %+v", gz)
+	}
+	if !strings.Contains(progress.String(), "[ 2/2] floor-split p1 1MiB") {
+		t.Errorf("progress:\n%s", progress.String())
+	}
+	if entries, _ := os.ReadDir(c.WorkDir); len(entries) != 1 {
+		t.Errorf("work dir holds %d files, want the one object", len(entries))
+	}
+}
+
+func TestRunWithoutEndpointReportsNotDone(t *testing.T) {
+	rep, err := Run(context.Background(), tinyConfig(t, InProcess, Deliver))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var saw bool
+	for _, r := range rep.Results {
+		if r.Scenario == Deliver {
+			saw = true
+			if r.Status != StatusNotDone || !strings.Contains(r.Note, "endpoint") {
+				t.Errorf("%s: %s %q", r.Name(), r.Status, r.Note)
+			}
+		}
+	}
+	if !saw {
+		t.Fatal("no deliver result")
+	}
+}
+
+func TestRunReportsLauncherFailures(t *testing.T) {
+	launch := func(_ context.Context, cs ChildSpec) (ChildResult, error) {
+		if cs.Scenario == FloorGunzip {
+			return ChildResult{}, errors.New("child crashed")
+		}
+		if cs.Scenario == Parse {
+			return ChildResult{}, notDoneError{"no parser"}
+		}
+		return InProcess(context.Background(), cs)
+	}
+	rep, err := Run(context.Background(), tinyConfig(t, launch, FloorGunzip, Parse))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[Scenario]Result{}
+	for _, r := range rep.Results {
+		got[r.Scenario] = r
+	}
+	if r := got[FloorGunzip]; r.Status != StatusFailed || r.Note != "child crashed" {
+		t.Errorf("floor-gunzip: %+v", r)
+	}
+	if r := got[FloorSplit]; r.Status != StatusOK {
+		t.Errorf("floor-split: %+v", r)
+	}
+	if r := got[Parse]; r.Status != StatusNotDone || r.Note != "no parser" {
+		t.Errorf("parse: %+v", r)
+	}
+}
+
+func TestRunChildRejectsBadSpecs(t *testing.T) {
+	tests := map[string]ChildSpec{
+		"no reps":    {Spec: Spec{Scenario: FloorSplit}, Objects: []string{"x"}, Iterations: 1},
+		"no objects": {Spec: Spec{Scenario: FloorSplit}, Reps: 1, Iterations: 1},
+		"missing":    {Spec: Spec{Scenario: FloorSplit}, Objects: []string{filepath.Join(t.TempDir(), "nope")}, Reps: 1, Iterations: 1},
+	}
+	for name, cs := range tests {
+		if _, err := RunChild(context.Background(), cs); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	_, err := RunChild(context.Background(), ChildSpec{Spec: Spec{Scenario: "unknown"}, Objects: []string{"x"}, Reps: 1, Iterations: 1})
+	var na *NotAvailableError
+	if !errors.As(err, &na) {
+		t.Errorf("unknown scenario: %v", err)
+	}
+}
+
+func writeObject(t *testing.T, size int64) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "obj.log.gz")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := corpus.Generate(f, corpus.Options{Seed: 3, TargetBytes: size}); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestProcessLauncher(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(roleEnv, "child")
+	launch := ProcessLauncher(exe)
+	obj := writeObject(t, 256<<10)
+	res, err := launch(context.Background(), ChildSpec{Spec: Spec{Scenario: FloorSplit, Procs: 1, SizeMiB: 1},
+		Objects: []string{obj}, Reps: 2, Iterations: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Reps) != 2 || res.Reps[0].Events == 0 || res.Reps[0].UncompressedBytes < 3*(256<<10-corpus.MinLineBytes) {
+		t.Errorf("reps: %+v", res.Reps)
+	}
+	if runtime.GOOS == "linux" && (res.PeakRSSBytes <= 0 || res.MaxRSSBytes <= 0) {
+		t.Errorf("RSS not measured: peak %d, rusage %d", res.PeakRSSBytes, res.MaxRSSBytes)
+	}
+	_, err = launch(context.Background(), ChildSpec{Spec: Spec{Scenario: "unknown", Procs: 1}, Objects: []string{obj}, Reps: 1, Iterations: 1})
+	var nd notDoneError
+	if !errors.As(err, &nd) || !strings.Contains(nd.reason, "unknown") {
+		t.Errorf("unavailable scenario: %v", err)
+	}
+	_, err = launch(context.Background(), ChildSpec{Spec: Spec{Scenario: FloorSplit, Procs: 1}, Objects: []string{obj + ".missing"}, Reps: 1, Iterations: 1})
+	if err == nil || !strings.Contains(err.Error(), "missing") || errors.As(err, &nd) {
+		t.Errorf("failing child: %v", err)
+	}
+}
+
+func TestProcessEndpoint(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(roleEnv, "endpoint")
+	url, stop, err := ProcessEndpoint(exe)(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if url != "http://127.0.0.1:4567" {
+		t.Errorf("url %q", url)
+	}
+	if err := stop(); err != nil {
+		t.Errorf("stop: %v", err)
+	}
+	t.Setenv(roleEnv, "bad-endpoint")
+	if _, _, err := ProcessEndpoint(exe)(context.Background()); err == nil || !strings.Contains(err.Error(), "listening somewhere") {
+		t.Errorf("endpoint printing no URL: %v", err)
+	}
+}
+
+// sampleReport is a run with every kind of row: ok, not done, failed, with requests and workers.
+func sampleReport() *Report {
+	ok := func(s Spec, mbps, cpuRatio float64, rss int64) Result {
+		return Result{Spec: s, Status: StatusOK, Reps: 3, Events: 1000, UncompressedBytes: 64 << 20,
+			EventsPerSec: mbps * 400, MBPerSec: mbps, MBPerCPUSecond: mbps, CPURatioToFloor: cpuRatio,
+			AllocsPerEvent: 0.5, PeakHeapBytes: 8 << 20, MaxRSSBytes: rss}
+	}
+	rep := &Report{Machine: Machine{CPU: "Test CPU <3>", CPUs: runtime.NumCPU(), OS: "linux/amd64", GoVersion: "go1.26"},
+		Commit: "abc123", Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	rep.Finished = rep.Started.Add(90 * time.Second)
+	for _, size := range []int{1, 64} {
+		rep.Results = append(rep.Results,
+			ok(Spec{Scenario: FloorSplit, Procs: 1, SizeMiB: size}, 1000, 1, 20<<20),
+			ok(Spec{Scenario: Parse, Procs: 1, SizeMiB: size}, 650, 0.65, 30<<20),
+			ok(Spec{Scenario: Parse, Procs: 2, Pipeline: true, SizeMiB: size}, 800, 0.6, 30<<20),
+		)
+		d := ok(Spec{Scenario: Deliver, Procs: 1, SizeMiB: size}, 400, 0.4, int64(size)<<20+40<<20)
+		d.Requests, d.MinRequests, d.RequestRatio, d.MeanFill = 103, 100, 1.03, 0.97
+		rep.Results = append(rep.Results, d)
+		for _, w := range []int{1, 2, 4} {
+			rep.Results = append(rep.Results, ok(Spec{Scenario: EndToEnd, Procs: 2, Pipeline: true, Workers: w, SizeMiB: size},
+				300*float64(min(w, 2)), 0.5, 50<<20))
+		}
+	}
+	rep.Results = append(rep.Results,
+		Result{Spec: Spec{Scenario: Deliver, Procs: 2, Pipeline: true, SizeMiB: 64}, Status: StatusNotDone, Note: "no endpoint | none"},
+		Result{Spec: Spec{Scenario: FloorGunzip, Procs: 1, SizeMiB: 64}, Status: StatusFailed, Note: "boom"})
+	rep.finish()
+	return rep
+}
+
+func TestFinishRatiosAndTargets(t *testing.T) {
+	rep := sampleReport()
+	for _, r := range rep.Results {
+		if r.Status == StatusOK && r.Scenario == Parse && r.Procs == 1 && r.RatioToFloor != 0.65 {
+			t.Errorf("%s: ratio %v, want 650/1000", r.Name(), r.RatioToFloor)
+		}
+	}
+	want := map[string]string{
+		"parse, one core":                          "met",          // 0.65 CPU ≥ 0.6
+		"parse, one object pipelined on two cores": "missed",       // 0.8 wall < 0.9
+		"deliver, one core":                        "missed",       // 0.4 < 0.5
+		"deliver, two cores":                       "not measured", // not done
+		"PutLogEvents requests":                    "missed",       // 1.03 > 1.02
+		"peak RSS":                                 "missed",       // 104 MiB on 64 MiB, and it grows
+		"end-to-end scaling":                       "",             // depends on the CPU count
+	}
+	for _, tg := range rep.Targets {
+		w, ok := want[tg.Name]
+		if !ok {
+			t.Errorf("unexpected target %q", tg.Name)
+			continue
+		}
+		if w != "" && tg.Status != w {
+			t.Errorf("%s: %s (%s), want %s", tg.Name, tg.Status, tg.Measured, w)
+		}
+		delete(want, tg.Name)
+	}
+	if len(want) != 0 {
+		t.Errorf("targets missing: %v", want)
+	}
+	if runtime.NumCPU() == 2 {
+		if tg := rep.Targets[len(rep.Targets)-1]; tg.Status != "met" || !strings.Contains(tg.Measured, "w2/w1 = 2.00×") {
+			t.Errorf("scaling: %+v", tg)
+		}
+	}
+	for _, tg := range rep.Targets {
+		if tg.Name == "peak RSS" && !strings.Contains(tg.Measured, "grows: deliver p1 41.0 MiB→104.0 MiB") {
+			t.Errorf("peak RSS measured %q", tg.Measured)
+		}
+	}
+}
+
+func TestWriteTable(t *testing.T) {
+	var b bytes.Buffer
+	if err := sampleReport().WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"floor-split", "parse/pipeline", "e2e/pipeline w4", "103/100", "97.0%", "not done: no endpoint | none",
+		"failed: boom", "MISSED", "≥ 0.60× floor (CPU time)", "0.65"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if got := strings.Count(out, "\n"); got < 22 {
+		t.Errorf("table has %d lines", got)
+	}
+}
+
+func TestWriteMarkdown(t *testing.T) {
+	var b bytes.Buffer
+	if err := sampleReport().WriteMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"Machine: Test CPU <3>", "Commit abc123", "| deliver | 64 MiB | 1 |", "no endpoint \\| none", "**missed**"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, out)
+		}
+	}
+	// Every table row has as many cells as the header.
+	for _, line := range strings.Split(out, "\n") {
+		if n := strings.Count(line, "|") - strings.Count(line, "\\|"); strings.HasPrefix(line, "| ") && n != 14 && n != 5 {
+			t.Errorf("ragged row: %s", line)
+		}
+	}
+}
+
+func TestWriteJSONRoundTrip(t *testing.T) {
+	rep := sampleReport()
+	var b bytes.Buffer
+	if err := rep.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Results) != len(rep.Results) || back.Results[1].RatioToFloor != rep.Results[1].RatioToFloor ||
+		back.Commit != "abc123" || len(back.Targets) != len(rep.Targets) || back.Results[3].MinRequests != 100 {
+		t.Errorf("round trip lost data: %+v", back)
+	}
+}
+
+func TestWriteSVG(t *testing.T) {
+	var b bytes.Buffer
+	if err := sampleReport().WriteSVG(&b); err != nil {
+		t.Fatal(err)
+	}
+	// Well-formed XML, with a line per single-object variant (floor, parse ×2, deliver) and per size in the
+	// workers panel.
+	dec := xml.NewDecoder(bytes.NewReader(b.Bytes()))
+	polylines, texts := 0, []string{}
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("not XML: %v\n%s", err, b.String())
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "polyline" {
+			polylines++
+		}
+		if cd, ok := tok.(xml.CharData); ok {
+			texts = append(texts, string(cd))
+		}
+	}
+	if polylines != 4+2 {
+		t.Errorf("%d polylines, want 6", polylines)
+	}
+	all := strings.Join(texts, "|")
+	for _, want := range []string{"Test CPU <3>", "64 MiB objects", "parse/pipeline p2", "Throughput vs object size", "workers"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("chart lacks %q", want)
+		}
+	}
+}
+
+func TestWriteSVGEmpty(t *testing.T) {
+	var b bytes.Buffer
+	if err := (&Report{}).WriteSVG(&b); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(b.String(), "not measured in this run") != 2 {
+		t.Errorf("empty chart:\n%s", b.String())
+	}
+}
+
+func TestNiceMax(t *testing.T) {
+	tests := map[float64]float64{0: 1, 0.7: 1, 1: 1, 1.1: 2, 230: 250, 999: 1000, 1001: 2000}
+	for in, want := range tests {
+		if got, step := niceMax(in); got != want || step != got/5 {
+			t.Errorf("niceMax(%v) = %v, %v; want %v", in, got, step, want)
+		}
+	}
+}
+
+func TestWriteFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	if err := WriteFiles(dir, sampleReport()); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"results.json", "results.md", "table.txt", "chart.svg"} {
+		if st, err := os.Stat(filepath.Join(dir, name)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestProcField(t *testing.T) {
+	s := "Name:\tx\nVmHWM:\t  1234 kB\nmodel name\t: Some CPU\n"
+	if procField(s, "VmHWM") != "1234 kB" || procField(s, "model name") != "Some CPU" || procField(s, "nope") != "" {
+		t.Error("procField")
+	}
+}
