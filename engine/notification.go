@@ -49,8 +49,8 @@ type s3Event struct {
 }
 
 type s3Record struct {
-	EventSource string    `json:"eventSource"`
-	EventName   string    `json:"eventName"`
+	EventSource string `json:"eventSource"`
+	EventName   string `json:"eventName"`
 	EventTime   string `json:"eventTime"` // RFC 3339; some emulators omit the zone
 	S3          struct {
 		Bucket struct {

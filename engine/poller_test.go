@@ -121,7 +121,9 @@ func (q *fakeSQS) remaining() int {
 
 type handlerFunc func(ctx context.Context, body []byte) MessageResult
 
-func (f handlerFunc) ProcessMessage(ctx context.Context, body []byte) MessageResult { return f(ctx, body) }
+func (f handlerFunc) ProcessMessage(ctx context.Context, body []byte) MessageResult {
+	return f(ctx, body)
+}
 
 func outcomeOf(body []byte) MessageResult {
 	switch string(body) {
