@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -191,7 +192,7 @@ func TestKustomizationsBuildAndDecodeStrictly(t *testing.T) {
 			if len(o.namespaces) != 1 || o.namespaces[0].Name != namespace {
 				t.Errorf("want exactly the Namespace %q", namespace)
 			}
-			want := map[string]int{"Deployment": 2, "DaemonSet": 1, "ScaledObject": 1, "ServiceMonitor": 1, "PodDisruptionBudget": 2}
+			want := map[string]int{"Deployment": 2, "DaemonSet": 1, "ScaledObject": 1, "ServiceMonitor": 2, "PodDisruptionBudget": 2}
 			got := map[string]int{"Deployment": len(o.deployments), "DaemonSet": len(o.daemonSets), "ScaledObject": len(o.scaledObjects),
 				"ServiceMonitor": len(o.serviceMonitors), "PodDisruptionBudget": len(o.pdbs)}
 			for k, n := range want {
@@ -374,7 +375,9 @@ var logrouterCommands = map[string]struct {
 	required []string
 }{
 	"logrouter-processor": {"poll", []string{"LOGROUTER_QUEUE_URL", "LOGROUTER_TENANT_TABLE", "LOGROUTER_CENTRAL_ROLE_ARN",
-		"LOGROUTER_SOURCE_BUCKETS", "LOGROUTER_METRICS_ADDR", "AWS_REGION"}},
+		"LOGROUTER_SOURCE_BUCKETS", "LOGROUTER_METRICS_ADDR", "AWS_REGION",
+		// Without it a crashed pod's partial deliveries are repeated in full.
+		"LOGROUTER_PROGRESS_TABLE", "LOGROUTER_SHUTDOWN_GRACE"}},
 	"logrouter-api": {"api", []string{"LOGROUTER_API_ADDR", "LOGROUTER_TENANT_TABLE", "LOGROUTER_API_KEYS_FILE", "AWS_REGION"}},
 }
 
@@ -450,6 +453,12 @@ func TestLogrouterContainersMatchTheBinary(t *testing.T) {
 				switch want.command {
 				case "poll":
 					checkPollPorts(t, name, c, env)
+					grace, err := time.ParseDuration(env["LOGROUTER_SHUTDOWN_GRACE"])
+					kill := d.Spec.Template.Spec.TerminationGracePeriodSeconds
+					if err != nil || kill == nil || grace+10*time.Second > time.Duration(*kill)*time.Second {
+						t.Errorf("%s: LOGROUTER_SHUTDOWN_GRACE %q must end at least 10s before terminationGracePeriodSeconds %v (%v)",
+							name, env["LOGROUTER_SHUTDOWN_GRACE"], kill, err)
+					}
 				case "api":
 					checkAPI(t, name, d, c, env)
 				}

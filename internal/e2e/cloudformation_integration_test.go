@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -144,23 +145,37 @@ func applyWhatMotoIgnores(ctx context.Context, t *testing.T, cfg aws.Config, phy
 	}
 
 	var table struct {
-		TimeToLiveSpecification struct {
+		TimeToLiveSpecification *struct {
 			AttributeName string `yaml:"AttributeName"`
 			Enabled       bool   `yaml:"Enabled"`
 		} `yaml:"TimeToLiveSpecification"`
 	}
-	tt := tpl.Resources["TenantTable"]
-	if err := tt.Properties.Decode(&table); err != nil || tt.Type != "AWS::DynamoDB::Table" {
-		t.Fatalf("TenantTable (%s): %v", tt.Type, err)
+	ttls := 0
+	for name, r := range tpl.Resources {
+		if r.Type != "AWS::DynamoDB::Table" {
+			continue
+		}
+		table.TimeToLiveSpecification = nil
+		if err := r.Properties.Decode(&table); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		spec := table.TimeToLiveSpecification
+		if spec == nil {
+			continue
+		}
+		ttls++
+		if _, err := dynamodb.NewFromConfig(cfg).UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+			TableName: aws.String(physical[name]),
+			TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{
+				AttributeName: aws.String(spec.AttributeName),
+				Enabled:       aws.Bool(spec.Enabled),
+			},
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, err := dynamodb.NewFromConfig(cfg).UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
-		TableName: aws.String(physical["TenantTable"]),
-		TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{
-			AttributeName: aws.String(table.TimeToLiveSpecification.AttributeName),
-			Enabled:       aws.Bool(table.TimeToLiveSpecification.Enabled),
-		},
-	}); err != nil {
-		t.Fatal(err)
+	if ttls == 0 {
+		t.Fatal("no table of the template has a TimeToLiveSpecification")
 	}
 }
 
@@ -172,7 +187,7 @@ func TestCentralStackResourcesAreWired(t *testing.T) {
 	out := deployCentral(ctx, t, cfg, prefix, table)
 
 	for _, k := range []string{"CentralBucketName", "NotificationTopicArn", "QueueUrl", "QueueArn", "DeadLetterQueueUrl",
-		"TenantTableName", "CentralLogDistributionRoleArn", "ProcessorRoleArn", "ApiRoleArn", "VectorS3WriterRoleArn"} {
+		"TenantTableName", "ProgressTableName", "CentralLogDistributionRoleArn", "ProcessorRoleArn", "ApiRoleArn", "VectorS3WriterRoleArn"} {
 		if out[k] == "" {
 			t.Errorf("stack output %s is missing (outputs: %v)", k, out)
 		}
@@ -253,28 +268,37 @@ func TestCentralStackResourcesAreWired(t *testing.T) {
 		}
 	})
 
-	t.Run("tenant table keys and ttl", func(t *testing.T) {
-		ddb := dynamodb.NewFromConfig(cfg)
-		d, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(out["TenantTableName"])})
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys := map[string]ddbtypes.KeyType{}
-		for _, k := range d.Table.KeySchema {
-			keys[aws.ToString(k.AttributeName)] = k.KeyType
-		}
-		if len(keys) != 2 || keys["tenant_id"] != ddbtypes.KeyTypeHash || keys["type"] != ddbtypes.KeyTypeRange {
-			t.Fatalf("key schema %v, want tenant_id HASH + type RANGE", keys)
-		}
-		ttl, err := ddb.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(out["TenantTableName"])})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ttl.TimeToLiveDescription == nil || aws.ToString(ttl.TimeToLiveDescription.AttributeName) != "ttl" ||
-			ttl.TimeToLiveDescription.TimeToLiveStatus != ddbtypes.TimeToLiveStatusEnabled {
-			t.Fatalf("ttl %+v, want enabled on ttl", ttl.TimeToLiveDescription)
-		}
-	})
+	tables := map[string]struct {
+		output string
+		keys   map[string]ddbtypes.KeyType
+	}{
+		"tenant table":   {"TenantTableName", map[string]ddbtypes.KeyType{"tenant_id": ddbtypes.KeyTypeHash, "type": ddbtypes.KeyTypeRange}},
+		"progress table": {"ProgressTableName", map[string]ddbtypes.KeyType{"id": ddbtypes.KeyTypeHash}},
+	}
+	for name, tc := range tables {
+		t.Run(name+" keys and ttl", func(t *testing.T) {
+			ddb := dynamodb.NewFromConfig(cfg)
+			d, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(out[tc.output])})
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys := map[string]ddbtypes.KeyType{}
+			for _, k := range d.Table.KeySchema {
+				keys[aws.ToString(k.AttributeName)] = k.KeyType
+			}
+			if fmt.Sprint(keys) != fmt.Sprint(tc.keys) {
+				t.Fatalf("key schema %v, want %v", keys, tc.keys)
+			}
+			ttl, err := ddb.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(out[tc.output])})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ttl.TimeToLiveDescription == nil || aws.ToString(ttl.TimeToLiveDescription.AttributeName) != "ttl" ||
+				ttl.TimeToLiveDescription.TimeToLiveStatus != ddbtypes.TimeToLiveStatusEnabled {
+				t.Fatalf("ttl %+v, want enabled on ttl", ttl.TimeToLiveDescription)
+			}
+		})
+	}
 
 	t.Run("roles trust the right principals", func(t *testing.T) {
 		iamc := iam.NewFromConfig(cfg)
