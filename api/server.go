@@ -382,10 +382,7 @@ func (s *Server) put(ctx context.Context, in *putInput) (*configOutput, error) {
 	if err := c.Validate(s.opts.Now()); err != nil {
 		return nil, validationError(err)
 	}
-	updated, err := s.store.Update(ctx, in.TenantID, c.Type, func(stored *tenant.Config) error {
-		*stored = c
-		return nil
-	})
+	updated, err := s.store.Replace(ctx, c)
 	if err != nil {
 		return nil, s.storeError(ctx, &in.ConfigParams, err)
 	}

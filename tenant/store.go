@@ -291,6 +291,15 @@ func (s *Store) Update(ctx context.Context, tenantID string, t Type, fn func(*Co
 	return Config{}, ErrConflict
 }
 
+// Replace overwrites the stored configuration of (c.TenantID, c.Type) with c, keeping created_at; it fails with
+// ErrNotFound when nothing is stored. The caller validates c first.
+func (s *Store) Replace(ctx context.Context, c Config) (Config, error) {
+	return s.Update(ctx, c.TenantID, c.Type, func(stored *Config) error {
+		*stored = c
+		return nil
+	})
+}
+
 // Delete removes the configuration of (tenantID, t), or fails with ErrNotFound.
 func (s *Store) Delete(ctx context.Context, tenantID string, t Type) error {
 	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
