@@ -17,7 +17,7 @@ help: ## list the targets
 build: ## build bin/logrouter (static, reproducible, version-stamped)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/logrouter
 
-test: fmt-check vet lint unit ## everything CI checks: gofmt, go vet, staticcheck, unit + integration tests (-race) against moto
+test: fmt-check vet lint deploy-check unit ## everything CI checks: gofmt, go vet, staticcheck, deployment checks, unit + integration tests (-race) against moto
 
 fmt-check: ## fail when a Go file is not gofmt-formatted
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -53,3 +53,11 @@ image: ## container image from Containerfile (needs podman, or docker with a run
 
 clean: ## remove build outputs
 	rm -rf bin dist
+
+.PHONY: deploy-check vector-sync
+deploy-check: ## cfn-lint the CloudFormation templates; build and validate the kustomizations (module deploy/)
+	cfn-lint deploy/cloudformation/central.yaml deploy/cloudformation/customer.yaml
+	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+vector-sync: ## copy vector/vector.yaml into the kustomize base (kustomize reads nothing outside its root)
+	cp vector/vector.yaml deploy/kubernetes/base/vector/vector.yaml
