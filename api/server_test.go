@@ -217,8 +217,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 			t.Errorf("%s is routed to %q", r, pattern)
 		}
 	}
-	// The config schema documents exactly the model's JSON fields.
-	schema := ts.srv.OpenAPI().Components.Schemas.Map()["Config"]
+	// The schemas document exactly the model's JSON fields.
 	var modelFields []string
 	b, _ := json.Marshal(tenant.Config{TenantID: "a", Type: "s3", Enabled: new(bool), DesiredLogs: []string{"a"},
 		Groups: []string{"a"}, TargetRegion: "r", TTL: new(int64), CreatedAt: "c", UpdatedAt: "u",
@@ -227,11 +226,37 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	var m map[string]any
 	_ = json.Unmarshal(b, &m)
 	modelFields = keys(m)
-	if fmt.Sprint(keys(schema.Properties)) != fmt.Sprint(modelFields) {
-		t.Fatalf("Config schema properties %v, model fields %v", keys(schema.Properties), modelFields)
+	// Request bodies (POST/PUT: Config, PATCH: ConfigPatch) accept exactly the model's fields; responses
+	// (ConfigView) add warnings.
+	schemas := ts.srv.OpenAPI().Components.Schemas.Map()
+	for name, want := range map[string][]string{
+		"Config": modelFields, "ConfigPatch": modelFields, "ConfigView": append(append([]string{}, modelFields...), "warnings"),
+	} {
+		sort.Strings(want)
+		s := schemas[name]
+		if s == nil {
+			t.Fatalf("no %s schema", name)
+		}
+		if fmt.Sprint(keys(s.Properties)) != fmt.Sprint(want) {
+			t.Errorf("%s schema properties %v, want %v", name, keys(s.Properties), want)
+		}
+		if s.AdditionalProperties != false {
+			t.Errorf("%s schema allows additional properties", name)
+		}
 	}
-	if schema.AdditionalProperties != false {
-		t.Fatalf("Config schema allows additional properties")
+	// The operations use those schemas.
+	paths := ts.srv.OpenAPI().Paths
+	for _, c := range []struct {
+		op     *huma.Operation
+		schema string
+	}{
+		{paths[BasePath+"/tenants/{tenant_id}/delivery-configs"].Post, "Config"},
+		{paths[BasePath+"/tenants/{tenant_id}/delivery-configs/{type}"].Put, "Config"},
+		{paths[BasePath+"/tenants/{tenant_id}/delivery-configs/{type}"].Patch, "ConfigPatch"},
+	} {
+		if ref := c.op.RequestBody.Content["application/json"].Schema.Ref; ref != "#/components/schemas/"+c.schema {
+			t.Errorf("%s request body is %s, want %s", c.op.OperationID, ref, c.schema)
+		}
 	}
 }
 
