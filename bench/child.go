@@ -113,7 +113,11 @@ func RunChild(ctx context.Context, cs ChildSpec) (ChildResult, error) {
 	return res, nil
 }
 
-// profile writes a CPU profile of one more (untimed) repetition.
+// profileFor is how long profile keeps running iterations: long enough for a useful sample count.
+const profileFor = 3 * time.Second
+
+// profile writes a CPU profile of further (untimed) iterations: at least one repetition's worth, and at least
+// profileFor.
 func profile(ctx context.Context, cs ChildSpec, run iteration) error {
 	f, err := os.Create(cs.CPUProfile)
 	if err != nil {
@@ -124,7 +128,8 @@ func profile(ctx context.Context, cs ChildSpec, run iteration) error {
 		return err
 	}
 	defer pprof.StopCPUProfile()
-	for range cs.Iterations {
+	start := time.Now()
+	for i := 0; i < cs.Iterations || time.Since(start) < profileFor; i++ {
 		if _, err := run(ctx); err != nil {
 			return err
 		}
