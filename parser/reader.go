@@ -462,7 +462,6 @@ func (r *Reader) parseLine() *Event {
 		if json.Valid(line) {
 			ev := r.newEvent()
 			r.scalarMessage(line[i:skipValueEnd(line, i)], ev)
-			r.timestamps(ev, false, nil)
 			return ev
 		}
 	}
@@ -470,7 +469,7 @@ func (r *Reader) parseLine() *Event {
 	r.malformed++
 	ev := r.newEvent()
 	ev.Message = line
-	r.timestamps(ev, false, nil)
+	r.timestamps(ev, line, false, nil)
 	return ev
 }
 
@@ -512,32 +511,40 @@ func (r *Reader) nextArrayElement() *Event {
 		return ev
 	}
 	r.scalarMessage(line[i:e], ev)
-	r.timestamps(ev, false, nil)
 	return ev
 }
 
-// scalarMessage sets the message of a JSON value that is not a Vector record: a string's body, or the text
-// of any other value.
+// scalarMessage sets the message of a JSON value that is not a Vector record (a string's body, or the text
+// of any other value) and its timestamp.
 func (r *Reader) scalarMessage(v []byte, ev *Event) {
+	text := v
 	if len(v) >= 2 && v[0] == '"' {
-		r.setStringMessage(v[1:len(v)-1], ev)
-		return
+		end, class, t := scanStringBody(v, 1, r.unesc[:0])
+		if end != len(v)-1 || class == bodyInvalid {
+			// cannot happen: v was validated as JSON; deliver the raw text rather than nothing
+			ev.Message = v
+		} else {
+			if class != bodyPlain {
+				r.unesc = t
+			}
+			r.setMessage(v[1:end], class, t, ev)
+			text = t
+		}
+	} else {
+		ev.Message = v
 	}
-	ev.Message = v
+	r.timestamps(ev, text, false, nil)
 }
 
-// setStringMessage sets ev's message from a JSON string body; false when the body is not valid JSON.
-func (r *Reader) setStringMessage(body []byte, ev *Event) bool {
-	switch validateStringBody(body) {
-	case bodyInvalid:
-		return false
-	case bodyInvalidUTF:
-		r.recBuf, _ = appendUnescaped(r.recBuf[:0], body)
+// setMessage sets ev's message from a JSON string body classified by scanStringBody; text is its
+// unescaped text.
+func (r *Reader) setMessage(body []byte, class int, text []byte, ev *Event) {
+	if class == bodyInvalidUTF {
+		r.recBuf = append(r.recBuf[:0], text...)
 		ev.Message = r.recBuf
-	default:
-		ev.Message, ev.Escaped = body, true
+		return
 	}
-	return true
+	ev.Message, ev.Escaped = body, true
 }
 
 // The record keys the parser reads.
@@ -578,22 +585,73 @@ func (r *Reader) parseRecord(b []byte, i int, ev *Event) bool {
 	sc := &r.sc
 	sc.reset(b)
 	var spans [keyVectorOther][2]int
-	end := sc.forEachMember(i, func(m member) bool {
-		k := b[m.k0:m.k1]
-		if m.keyEscaped {
-			u, err := appendUnescaped(r.tsBuf[:0], k)
-			if err != nil {
+	var msgText []byte // the unescaped text of a string message
+	msgClass := -1
+	j := skipWS(b, i+1)
+	if j < len(b) && b[j] == '}' {
+		j++
+	} else {
+		for {
+			if j >= len(b) || b[j] != '"' {
 				return false
 			}
-			r.tsBuf = u
-			k = u
+			ke := stringEnd(b, j+1)
+			if ke < 0 {
+				return false
+			}
+			key := b[j+1 : ke]
+			id := recordKey(key)
+			if id == keyOther && bytes.IndexByte(key, '\\') >= 0 {
+				u, err := appendUnescaped(r.tsBuf[:0], key)
+				if err != nil {
+					return false
+				}
+				r.tsBuf = u
+				id = recordKey(u)
+			}
+			j = skipWS(b, ke+1)
+			if j >= len(b) || b[j] != ':' {
+				return false
+			}
+			j = skipWS(b, j+1)
+			var e int
+			if id == keyMessage && j < len(b) && b[j] == '"' {
+				end, class, text := scanStringBody(b, j+1, r.unesc[:0])
+				if end < 0 || class == bodyInvalid {
+					return false
+				}
+				if class != bodyPlain {
+					r.unesc = text
+				}
+				msgText, msgClass = text, class
+				e = end + 1
+			} else {
+				if e = sc.skipValue(j); e < 0 {
+					return false
+				}
+				if id == keyMessage {
+					msgClass = -1
+				}
+			}
+			if id != keyOther && id != keyVectorOther {
+				spans[id] = [2]int{j, e}
+			}
+			j = skipWS(b, e)
+			if j >= len(b) {
+				return false
+			}
+			if b[j] == ',' {
+				j = skipWS(b, j+1)
+				continue
+			}
+			if b[j] != '}' {
+				return false
+			}
+			j++
+			break
 		}
-		if id := recordKey(k); id != keyOther && id != keyVectorOther {
-			spans[id] = [2]int{m.v0, m.v1}
-		}
-		return true
-	})
-	if end < 0 || skipWS(b, end) != len(b) {
+	}
+	if skipWS(b, j) != len(b) {
 		return false
 	}
 	for id := keyClusterID; id <= keyPodName; id++ {
@@ -630,34 +688,34 @@ func (r *Reader) parseRecord(b []byte, i int, ev *Event) bool {
 		v := b[s[0]:s[1]]
 		switch v[0] {
 		case '"':
-			if !r.setStringMessage(v[1:len(v)-1], ev) {
-				return false
-			}
+			r.setMessage(v[1:len(v)-1], msgClass, msgText, ev)
 		case '{', '[':
 			r.msgBuf.Reset()
 			if err := json.Compact(&r.msgBuf, v); err != nil {
 				return false
 			}
 			ev.Message = r.msgBuf.Bytes()
+			msgText = ev.Message
 			msgObject = v[0] == '{'
 		default:
 			if !json.Valid(v) {
 				return false
 			}
-			ev.Message = v
+			ev.Message, msgText = v, v
 		}
 	} else {
 		if !r.recordWithoutMessage(b, i) {
 			return false
 		}
 		ev.Message = r.msgBuf.Bytes()
+		msgText = ev.Message
 		msgObject = true
 	}
 	var vts []byte
 	if s := spans[keyTimestamp]; s[1] != 0 {
 		vts = b[s[0]:s[1]]
 	}
-	r.timestamps(ev, msgObject, vts)
+	r.timestamps(ev, msgText, msgObject, vts)
 	return true
 }
 
@@ -700,16 +758,17 @@ func (r *Reader) recordWithoutMessage(b []byte, i int) bool {
 	return json.Compact(&r.msgBuf, out) == nil
 }
 
-// timestamps sets ev.Timestamp and ev.Source by the rules of the package documentation. msgObject tells that
-// ev.Message is a compact JSON object; vts is the record's Vector timestamp value (nil when absent).
-func (r *Reader) timestamps(ev *Event, msgObject bool, vts []byte) {
+// timestamps sets ev.Timestamp and ev.Source by the rules of the package documentation. text is the
+// message's text (unescaped); msgObject tells that it is a compact JSON object; vts is the record's Vector
+// timestamp value (nil when absent).
+func (r *Reader) timestamps(ev *Event, text []byte, msgObject bool, vts []byte) {
 	ref, vok := r.fallbackMs, false
 	if vts != nil {
 		if ms, ok := parseTimeValue(vts); ok {
 			ref, vok = ms, true
 		}
 	}
-	if ms, src, ok := r.messageTimestamp(ev, msgObject, ref); ok {
+	if ms, src, ok := r.messageTimestamp(text, msgObject, ref); ok {
 		ev.Timestamp, ev.Source = ms, src
 		return
 	}
@@ -720,19 +779,10 @@ func (r *Reader) timestamps(ev *Event, msgObject bool, vts []byte) {
 	ev.Timestamp, ev.Source = r.fallbackMs, SourceFallback
 }
 
-func (r *Reader) messageTimestamp(ev *Event, msgObject bool, ref int64) (int64, TimestampSource, bool) {
-	text := ev.Message
+func (r *Reader) messageTimestamp(text []byte, msgObject bool, ref int64) (int64, TimestampSource, bool) {
 	if msgObject {
 		ms, found, _ := jsonMessageTimestamp(&r.sc, text)
 		return ms, SourceMessageJSON, found
-	}
-	if ev.Escaped && indexBackslash(text) >= 0 {
-		u, err := appendUnescaped(r.unesc[:0], text)
-		if err != nil {
-			return 0, 0, false
-		}
-		r.unesc = u
-		text = u
 	}
 	if t := skipWS(text, 0); t < len(text) && text[t] == '{' {
 		ms, found, isObject := jsonMessageTimestamp(&r.sc, text[t:skipValueEnd(text, t)])

@@ -3,6 +3,7 @@ package parser
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -10,7 +11,7 @@ import (
 // values of the few keys the parser needs lie, and skips everything else without decoding it. It checks the
 // top level's syntax (keys, colons, commas, string termination, balanced brackets, nothing after the object)
 // but not the inside of the nested values it skips; the values the parser delivers are checked where they are
-// used (see validateStringBody, and goccy/go-json's Compact for object and array messages).
+// used (see scanStringBody, and goccy/go-json's Compact for object and array messages).
 
 func indexBackslash(b []byte) int { return bytes.IndexByte(b, '\\') }
 
@@ -23,7 +24,8 @@ func skipWS(b []byte, i int) int {
 	return i
 }
 
-// stringEnd returns the index of the quote closing the string whose body starts at b[i], or -1.
+// stringEnd returns the index of the quote closing the string whose body starts at b[i], or -1. It jumps
+// from quote to quote, and a quote is escaped when an odd run of backslashes precedes it.
 func stringEnd(b []byte, i int) int {
 	start := i
 	for {
@@ -32,8 +34,11 @@ func stringEnd(b []byte, i int) int {
 			return -1
 		}
 		q += i
-		n := 0
-		for j := q - 1; j >= start && b[j] == '\\'; j-- {
+		if q == start || b[q-1] != '\\' {
+			return q
+		}
+		n := 1
+		for j := q - 2; j >= start && b[j] == '\\'; j-- {
 			n++
 		}
 		if n&1 == 0 {
@@ -132,11 +137,11 @@ func skipLiteral(b []byte, i int) int {
 	return j
 }
 
-// skipNested skips the object or array at b[i]. Where the value holds no backslash, every quote delimits a
+// skipNested skips the object or array at b[i]. Where a stretch holds no backslash, every quote delimits a
 // string, so the parity of the quotes before a bracket tells whether it is inside a string: the scan jumps
 // from bracket to bracket (of the value's own kind only; in valid JSON the others nest inside them) and
-// counts quotes in between, a few vectorised calls per bracket rather than a few per string. A backslash
-// sends it to the exact, string-by-string skip.
+// counts quotes in between, a few vectorised calls per bracket rather than a few per string. A string holding
+// a backslash is skipped exactly, and the jumping resumes after it.
 func (s *scanner) skipNested(i int, open, close byte) int {
 	b := s.b
 	pos, depth, inStr := i+1, 1, false
@@ -157,8 +162,20 @@ func (s *scanner) skipNested(i int, open, close byte) int {
 			nextClose = pos + c
 		}
 		k := min(nextOpen, nextClose)
-		if s.nextBackslash(pos) < k {
-			return skipNestedExact(b, i)
+		if bs := s.nextBackslash(pos); bs < k {
+			// no bracket of ours lies in b[pos:bs]; the backslash must be inside a string
+			if bytes.Count(b[pos:bs], quote)&1 == 1 {
+				inStr = !inStr
+			}
+			if !inStr {
+				return skipNestedExact(b, i) // not valid JSON; let the exact skip decide
+			}
+			e := stringEnd(b, bs)
+			if e < 0 {
+				return -1
+			}
+			pos, inStr = e+1, false
+			continue
 		}
 		if bytes.Count(b[pos:k], quote)&1 == 1 {
 			inStr = !inStr
@@ -255,7 +272,7 @@ func (s *scanner) forEachMember(i int, fn func(m member) bool) int {
 	}
 }
 
-// body classification, see validateStringBody.
+// How scanStringBody classifies a JSON string body.
 const (
 	bodyPlain      = iota // no backslash: the body is the text
 	bodyEscapes           // has valid escapes
@@ -268,50 +285,80 @@ const (
 	hi8 = 0x8080808080808080
 )
 
-// validateStringBody classifies a JSON string body. Eight bytes at a time it looks for the bytes that need
-// attention (control characters, backslash, non-ASCII); most bodies have none or few.
-func validateStringBody(s []byte) int {
-	res := bodyPlain
-	i := 0
+// special8 flags, in each byte of x, a quote, a backslash and (when strict) a control character or a
+// non-ASCII byte. The lowest flagged byte is always a real one (false positives only appear above it).
+func special8(x uint64, strict bool) uint64 {
+	q := x ^ (0x22 * lo8)
+	bs := x ^ (0x5c * lo8)
+	m := ((q - lo8) &^ q) | ((bs - lo8) &^ bs)
+	if strict {
+		m |= ((x - 0x20*lo8) &^ x) | x
+	}
+	return m & hi8
+}
+
+// scanStringBody finds the quote closing the string whose body starts at b[i] and classifies the body in
+// the same pass. When the body has escapes, its unescaped text is appended to dst
+// and returned as text; otherwise text is the body itself. end is -1 when the string is not terminated.
+func scanStringBody(b []byte, i int, dst []byte) (end, class int, text []byte) {
+	start, flushed := i, i
+	class = bodyPlain
+	slowUnescape := false
 	for {
-		for i+8 <= len(s) {
-			x := binary.LittleEndian.Uint64(s[i:])
-			// a byte < 0x20, a byte >= 0x80, or a backslash (0x5c)
-			ctl := (x - 0x20*lo8) & ^x & hi8
-			bs := x ^ (0x5c * lo8)
-			bsz := (bs - lo8) & ^bs & hi8
-			if ctl|bsz|(x&hi8) != 0 {
+		for i+8 <= len(b) {
+			m := special8(binary.LittleEndian.Uint64(b[i:]), true)
+			if m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
 				break
 			}
 			i += 8
 		}
-		if i >= len(s) {
-			return res
+		if i >= len(b) {
+			return -1, bodyInvalid, nil
 		}
-		c := s[i]
+		c := b[i]
 		switch {
-		case c < 0x20:
-			return bodyInvalid
-		case c == '\\':
-			// A lone surrogate (\ud800) is valid JSON; it decodes to U+FFFD like encoding/json does.
-			n, ok := escapeLen(s[i:])
-			if !ok {
-				return bodyInvalid
+		case c == '"':
+			if class == bodyPlain {
+				return i, class, b[start:i]
 			}
-			res = max(res, bodyEscapes)
+			if slowUnescape {
+				dst, _ = appendUnescaped(dst, b[start:i])
+				return i, class, dst
+			}
+			return i, class, append(dst, b[flushed:i]...)
+		case c == '\\':
+			n, ok := escapeLen(b[i:])
+			if !ok {
+				return -1, bodyInvalid, nil
+			}
+			class = max(class, bodyEscapes)
+			if !slowUnescape {
+				if b[i+1] == 'u' {
+					slowUnescape = true // surrogate pairs: unescape the whole body at the end
+				} else {
+					dst = append(dst, b[flushed:i]...)
+					dst = append(dst, unescapeByte[b[i+1]])
+					flushed = i + 2
+				}
+			}
 			i += n
+		case c < 0x20:
+			return -1, bodyInvalid, nil
 		case c >= 0x80:
-			r, size := utf8.DecodeRune(s[i:])
+			r, size := utf8.DecodeRune(b[i:])
 			if r == utf8.RuneError && size <= 1 {
-				// keep checking escapes: an invalid escape later makes the whole body invalid JSON
-				res = bodyInvalidUTF
+				class = bodyInvalidUTF
 			}
 			i += size
 		default:
-			i++
+			i++ // a false positive of the word check
 		}
 	}
 }
+
+// unescapeByte maps the character after a backslash to the byte it stands for (escapes other than \u).
+var unescapeByte = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
 
 // escapeLen returns the length of the escape sequence at s[0] == '\\'.
 func escapeLen(s []byte) (int, bool) {
