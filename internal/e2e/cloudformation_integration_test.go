@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,8 +16,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -24,9 +28,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/logrouter/logrouter/engine"
 	"github.com/logrouter/logrouter/internal/testaws"
+	"github.com/logrouter/logrouter/tenant"
 )
 
 // centralTemplate is deploy/cloudformation/central.yaml, located from this file so the test runs from any directory.
@@ -326,39 +333,119 @@ func TestCentralStackResourcesAreWired(t *testing.T) {
 		}
 	})
 
-	// The resources carry a notification end to end: an object written where Vector writes arrives on the queue
-	// inside the SNS envelope, with the key the engine parses.
-	t.Run("an object's notification reaches the queue", func(t *testing.T) {
-		key := "cluster-1/tenant-a/kube-apiserver/kube-apiserver-0/1764118923-30f6652c-71da-4f9f-800d-a1189c47c547.log.gz"
-		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(out["CentralBucketName"]), Key: aws.String(key),
-			Body: bytes.NewReader([]byte("{}\n"))}); err != nil {
+	// One object end to end through the stack's resources: written where Vector writes, its notification travels
+	// S3 -> SNS -> SQS in the SNS envelope, and the engine, configured from the stack's outputs (queue, tables,
+	// central role, bucket), delivers its events to the tenant's CloudWatch Logs group.
+	t.Run("one object end to end", func(t *testing.T) {
+		endToEnd(ctx, t, out, prefix)
+	})
+}
+
+func endToEnd(ctx context.Context, t *testing.T, out map[string]string, prefix string) {
+	t.Helper()
+	// The environment a deployment gives the processor, aimed at the emulator for every client it builds.
+	for k, v := range map[string]string{
+		"AWS_ENDPOINT_URL": testaws.Endpoint(t), "AWS_REGION": testaws.Region, "AWS_ACCESS_KEY_ID": "testing",
+		"AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "", "AWS_PROFILE": "", "AWS_CONFIG_FILE": os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE": os.DevNull, "AWS_EC2_METADATA_DISABLED": "true",
+	} {
+		t.Setenv(k, v)
+	}
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := "/e2e/" + prefix
+	store := tenant.NewStore(dynamodb.NewFromConfig(cfg), out["TenantTableName"])
+	if _, err := store.Create(ctx, tenant.Config{TenantID: "tenant-a", Type: tenant.TypeCloudWatch,
+		LogDistributionRoleARN: "arn:aws:iam::" + testaws.AccountID + ":role/LogDistributionRole", LogGroupName: group}); err != nil {
+		t.Fatal(err)
+	}
+
+	base := time.Now().Add(-time.Minute).UTC().Truncate(time.Millisecond)
+	var body bytes.Buffer
+	zw := gzip.NewWriter(&body)
+	var want []string
+	for i := range 3 {
+		msg := fmt.Sprintf("%s I1126 request %d served", base.Add(time.Duration(i)*time.Second).Format(time.RFC3339Nano), i)
+		want = append(want, msg)
+		line, err := json.Marshal(map[string]any{
+			"message": msg, "timestamp": base.Add(time.Duration(i) * time.Second).Format(time.RFC3339Nano), "stream": "stderr",
+			"source_type": "kubernetes_logs", "cluster_id": "cluster-1", "namespace": "tenant-a",
+			"application": "kube-apiserver", "pod_name": "kube-apiserver-0",
+			"kubernetes": map[string]any{"pod_namespace": "tenant-a", "pod_name": "kube-apiserver-0", "container_name": "kube-apiserver",
+				"pod_labels": map[string]string{"app": "kube-apiserver"}},
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(20 * time.Second)
-		for time.Now().Before(deadline) {
-			msgs, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(out["QueueUrl"]), WaitTimeSeconds: 1, MaxNumberOfMessages: 10})
-			if err != nil {
+		if _, err := zw.Write(append(line, '\n')); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	key := "cluster-1/tenant-a/kube-apiserver/kube-apiserver-0/1764118923-30f6652c-71da-4f9f-800d-a1189c47c547.log.gz"
+	if _, err := testaws.S3(t).PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(out["CentralBucketName"]), Key: aws.String(key),
+		Body: bytes.NewReader(body.Bytes())}); err != nil {
+		t.Fatal(err)
+	}
+
+	rt, err := engine.NewRuntime(ctx, cfg, engine.Settings{
+		TenantTable: out["TenantTableName"], CentralRoleARN: out["CentralLogDistributionRoleArn"],
+		SourceBuckets: []string{out["CentralBucketName"]}, ProgressTable: out["ProgressTableName"], S3PathStyle: true,
+	}, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqsc := sqs.NewFromConfig(cfg)
+	delivered := false
+	for deadline := time.Now().Add(20 * time.Second); !delivered && time.Now().Before(deadline); {
+		msgs, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(out["QueueUrl"]), WaitTimeSeconds: 1, MaxNumberOfMessages: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs.Messages {
+			var env struct {
+				Type    string `json:"Type"`
+				Message string `json:"Message"`
+			}
+			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &env); err != nil || env.Type != "Notification" {
+				t.Fatalf("message is not an SNS envelope: %s", aws.ToString(m.Body))
+			}
+			res := rt.Processor.ProcessMessage(ctx, []byte(aws.ToString(m.Body)))
+			if res.Test {
+				continue
+			}
+			if res.Outcome != engine.OutcomeSuccess || len(res.Objects) != 1 || res.Objects[0].Key != key || res.Objects[0].TenantID != "tenant-a" {
+				t.Fatalf("processing the notification: %+v (%v)", res, res.Err)
+			}
+			if _, err := sqsc.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(out["QueueUrl"]), ReceiptHandle: m.ReceiptHandle}); err != nil {
 				t.Fatal(err)
 			}
-			for _, m := range msgs.Messages {
-				var env struct {
-					Type    string `json:"Type"`
-					Message string `json:"Message"`
-				}
-				if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &env); err != nil || env.Type != "Notification" {
-					t.Fatalf("message is not an SNS envelope: %s", aws.ToString(m.Body))
-				}
-				if strings.Contains(env.Message, `"s3:TestEvent"`) {
-					continue
-				}
-				if !strings.Contains(env.Message, out["CentralBucketName"]) || !strings.Contains(env.Message, "kube-apiserver-0") {
-					t.Fatalf("notification does not name the bucket and key: %s", env.Message)
-				}
-				return
-			}
+			delivered = true
 		}
-		t.Fatal("no notification arrived on the queue within 20s")
-	})
+	}
+	if !delivered {
+		t.Fatal("no notification for the object arrived on the queue within 20s")
+	}
+
+	events, err := cloudwatchlogs.NewFromConfig(cfg).GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{
+		LogGroupName: aws.String(group), LogStreamName: aws.String("kube-apiserver-0"), StartFromHead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i, e := range events.Events {
+		got = append(got, aws.ToString(e.Message))
+		if ts := base.Add(time.Duration(i) * time.Second).UnixMilli(); i < len(want) && aws.ToInt64(e.Timestamp) != ts {
+			t.Errorf("event %d timestamp %d, want %d", i, aws.ToInt64(e.Timestamp), ts)
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("log group %s stream kube-apiserver-0 holds %q, want %q", group, got, want)
+	}
 }
 
 // decodePolicy returns a policy document as compact JSON text, whether IAM returns it URL-encoded or not.
