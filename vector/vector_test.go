@@ -2,7 +2,10 @@ package vector
 
 import (
 	"bytes"
+	"compress/gzip"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/logrouter/logrouter/engine"
+	"github.com/logrouter/logrouter/parser"
 )
 
 // deployCopy is the copy of vector.yaml that the kustomize base packs into a ConfigMap (kustomize cannot read
@@ -406,5 +410,73 @@ func TestDeployCopyIsCurrent(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("%s differs from vector/vector.yaml: run `make vector-sync`", deployCopy)
+	}
+}
+
+// An event as the remap leaves it, written as the central sink writes it (JSON line, newline framing, gzip), must
+// give logrouter's parser the metadata under the names the remap assigns, and the same values as the object key.
+func TestRemapOutputFeedsTheParser(t *testing.T) {
+	c := loadConfig(t)
+	src := remapSource(t, c)
+	values := map[string]string{"cluster_id": "2f6c1a9e-5b7d-4c1e-9a0b-3d2e1f0a9b8c", "namespace": "ocm-prod-abc123",
+		"application": "kube-apiserver", "pod_name": "kube-apiserver-7d9f8b6c5-x2x9q"}
+	record := map[string]any{
+		"message":     "plain text without a timestamp",
+		"timestamp":   "2026-11-26T01:02:03.456789Z",
+		"file":        "/var/log/pods/ocm-prod-abc123_kube-apiserver-7d9f8b6c5-x2x9q_0e6f/kube-apiserver/0.log",
+		"source_type": "kubernetes_logs",
+		"stream":      "stderr",
+		"kubernetes": map[string]any{"pod_namespace": values["namespace"], "pod_name": values["pod_name"],
+			"container_name": "kube-apiserver", "pod_labels": map[string]string{"app": "kube-apiserver"}},
+	}
+	for _, m := range regexp.MustCompile(`(?m)^\.([a-z_]+) = `).FindAllStringSubmatch(src, -1) {
+		v, ok := values[m[1]]
+		if !ok {
+			t.Fatalf("the remap assigns .%s, which this test does not know the parser's use of", m[1])
+		}
+		record[m[1]] = v
+	}
+	line, err := json.Marshal(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var object bytes.Buffer
+	zw := gzip.NewWriter(&object)
+	if _, err := zw.Write(append(line, '\n')); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	r := parser.NewReader(&object, time.Unix(0, 0))
+	defer r.Close()
+	ev, err := r.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{"cluster_id": string(ev.ClusterID), "namespace": string(ev.Namespace),
+		"application": string(ev.Application), "pod_name": string(ev.PodName)}
+	if fmt.Sprint(got) != fmt.Sprint(values) {
+		t.Errorf("parser read metadata %v, want %v", got, values)
+	}
+	msg, err := ev.AppendMessage(nil)
+	if err != nil || string(msg) != record["message"] {
+		t.Errorf("parser read message %q (%v), want %q", msg, err, record["message"])
+	}
+	if want := time.Date(2026, 11, 26, 1, 2, 3, 456e6, time.UTC).UnixMilli(); ev.Timestamp != want || ev.Source.String() != "vector" {
+		t.Errorf("timestamp %d from %s, want %d from Vector's timestamp field", ev.Timestamp, ev.Source, want)
+	}
+	if _, err := r.Next(); err != io.EOF {
+		t.Errorf("after the one event: %v, want io.EOF", err)
+	}
+
+	now := time.Date(2026, 11, 26, 1, 2, 3, 0, time.UTC)
+	key, err := engine.ParseObjectKey(renderKey(t, c.get(t, "sinks", "central_s3").(map[string]any), values, now, "30f6652c-71da-4f9f-800d-a1189c47c547"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key.ClusterID != got["cluster_id"] || key.TenantID != got["namespace"] || key.Application != got["application"] || key.PodName != got["pod_name"] {
+		t.Errorf("object key %+v disagrees with the metadata in its lines %v", key, got)
 	}
 }
