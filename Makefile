@@ -55,8 +55,8 @@ clean: ## remove build outputs
 	rm -rf bin dist
 
 .PHONY: deploy-check vector-sync
-deploy-check: ## cfn-lint the CloudFormation templates; build and validate the kustomizations (module deploy/)
-	cfn-lint deploy/cloudformation/central.yaml deploy/cloudformation/customer.yaml
+deploy-check: ## cfn-lint every CloudFormation template; build and validate the kustomizations (module deploy/)
+	cfn-lint deploy/cloudformation/*.yaml
 	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 vector-sync: ## copy vector/vector.yaml into the kustomize base (kustomize reads nothing outside its root)
