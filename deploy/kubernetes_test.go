@@ -93,6 +93,38 @@ type serviceMonitor struct {
 	} `json:"spec"`
 }
 
+type podMonitor struct {
+	metav1.TypeMeta `json:",inline"`
+	Metadata        metav1.ObjectMeta `json:"metadata"`
+	Spec            struct {
+		Selector            metav1.LabelSelector `json:"selector"`
+		PodMetricsEndpoints []struct {
+			Port     string `json:"port"`
+			Path     string `json:"path,omitempty"`
+			Interval string `json:"interval,omitempty"`
+		} `json:"podMetricsEndpoints"`
+	} `json:"spec"`
+}
+
+type prometheusRule struct {
+	metav1.TypeMeta `json:",inline"`
+	Metadata        metav1.ObjectMeta `json:"metadata"`
+	Spec            struct {
+		Groups []struct {
+			Name     string `json:"name"`
+			Interval string `json:"interval,omitempty"`
+			Rules    []struct {
+				Alert       string            `json:"alert,omitempty"`
+				Record      string            `json:"record,omitempty"`
+				Expr        string            `json:"expr"`
+				For         string            `json:"for,omitempty"`
+				Labels      map[string]string `json:"labels,omitempty"`
+				Annotations map[string]string `json:"annotations,omitempty"`
+			} `json:"rules"`
+		} `json:"groups"`
+	} `json:"spec"`
+}
+
 // objects is one kustomization's output, decoded.
 type objects struct {
 	dir             string
@@ -108,6 +140,8 @@ type objects struct {
 	scaledObjects   map[string]*scaledObject
 	triggerAuths    map[string]*triggerAuthentication
 	serviceMonitors map[string]*serviceMonitor
+	podMonitors     map[string]*podMonitor
+	rules           map[string]*prometheusRule
 	raw             []byte // the whole output, for text checks
 }
 
@@ -122,7 +156,8 @@ func build(t *testing.T, dir string) *objects {
 		services: map[string]*corev1.Service{}, deployments: map[string]*appsv1.Deployment{}, daemonSets: map[string]*appsv1.DaemonSet{},
 		pdbs: map[string]*policyv1.PodDisruptionBudget{}, clusterRoles: map[string]*rbacv1.ClusterRole{},
 		bindings: map[string]*rbacv1.ClusterRoleBinding{}, scaledObjects: map[string]*scaledObject{},
-		triggerAuths: map[string]*triggerAuthentication{}, serviceMonitors: map[string]*serviceMonitor{}}
+		triggerAuths: map[string]*triggerAuthentication{}, serviceMonitors: map[string]*serviceMonitor{},
+		podMonitors: map[string]*podMonitor{}, rules: map[string]*prometheusRule{}}
 	for _, r := range m.Resources() {
 		y, err := r.AsYAML()
 		if err != nil {
@@ -169,6 +204,12 @@ func build(t *testing.T, dir string) *objects {
 		case "monitoring.coreos.com/v1/ServiceMonitor":
 			o.serviceMonitors[name] = &serviceMonitor{}
 			target = o.serviceMonitors[name]
+		case "monitoring.coreos.com/v1/PodMonitor":
+			o.podMonitors[name] = &podMonitor{}
+			target = o.podMonitors[name]
+		case "monitoring.coreos.com/v1/PrometheusRule":
+			o.rules[name] = &prometheusRule{}
+			target = o.rules[name]
 		default:
 			t.Errorf("%s: %s %s has no validation here; add its type to the test", dir, gvk, name)
 			continue
@@ -192,9 +233,9 @@ func TestKustomizationsBuildAndDecodeStrictly(t *testing.T) {
 			if len(o.namespaces) != 1 || o.namespaces[0].Name != namespace {
 				t.Errorf("want exactly the Namespace %q", namespace)
 			}
-			want := map[string]int{"Deployment": 2, "DaemonSet": 1, "ScaledObject": 1, "ServiceMonitor": 2, "PodDisruptionBudget": 2}
+			want := map[string]int{"Deployment": 2, "DaemonSet": 1, "ScaledObject": 1, "ServiceMonitor": 2, "PodDisruptionBudget": 2, "PodMonitor": 1}
 			got := map[string]int{"Deployment": len(o.deployments), "DaemonSet": len(o.daemonSets), "ScaledObject": len(o.scaledObjects),
-				"ServiceMonitor": len(o.serviceMonitors), "PodDisruptionBudget": len(o.pdbs)}
+				"ServiceMonitor": len(o.serviceMonitors), "PodDisruptionBudget": len(o.pdbs), "PodMonitor": len(o.podMonitors)}
 			for k, n := range want {
 				if got[k] != n {
 					t.Errorf("%d %s objects, want %d", got[k], k, n)
@@ -563,6 +604,27 @@ func checkScaledObject(t *testing.T, o *objects, so *scaledObject, procEnv map[s
 
 func checkServiceMonitors(t *testing.T, o *objects) {
 	t.Helper()
+	for n, pm := range o.podMonitors {
+		pod := selectedPod(o, pm.Spec.Selector.MatchLabels)
+		if pod == nil {
+			t.Errorf("PodMonitor %s selects no workload's pods", n)
+			continue
+		}
+		for _, ep := range pm.Spec.PodMetricsEndpoints {
+			if findPort(pod.Spec.Containers, ep.Port) == nil || ep.Path != "/metrics" {
+				t.Errorf("PodMonitor %s scrapes %s on port %q, which the pods do not expose as /metrics", n, ep.Path, ep.Port)
+			}
+		}
+	}
+	for n, r := range o.rules {
+		for _, g := range r.Spec.Groups {
+			for _, rule := range g.Rules {
+				if (rule.Alert == "") == (rule.Record == "") || strings.TrimSpace(rule.Expr) == "" {
+					t.Errorf("PrometheusRule %s group %s: a rule needs an expr and exactly one of alert or record", n, g.Name)
+				}
+			}
+		}
+	}
 	for n, sm := range o.serviceMonitors {
 		sel, err := metav1.LabelSelectorAsSelector(&sm.Spec.Selector)
 		if err != nil || sel.Empty() {
