@@ -798,3 +798,64 @@ func TestExampleOverlayIsComplete(t *testing.T) {
 		}
 	}
 }
+
+// The logrouter containers rely on the image's entrypoint (they set only args) and run as its user; the ports
+// they declare are the ones the image exposes.
+func TestLogrouterContainersMatchTheImage(t *testing.T) {
+	raw, err := os.ReadFile("../Containerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entrypoint, user string
+	exposed := map[int32]bool{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		switch f[0] {
+		case "ENTRYPOINT":
+			entrypoint = strings.Join(f[1:], " ")
+		case "USER":
+			user = f[1]
+		case "EXPOSE":
+			for _, p := range f[1:] {
+				n, err := strconv.Atoi(strings.TrimSuffix(p, "/tcp"))
+				if err != nil {
+					t.Fatalf("Containerfile EXPOSE %q: %v", p, err)
+				}
+				exposed[int32(n)] = true
+			}
+		}
+	}
+	if !regexp.MustCompile(`^\["[^"]*/logrouter"\]$`).MatchString(entrypoint) {
+		t.Fatalf("Containerfile ENTRYPOINT %q is not the logrouter binary; the manifests pass only args", entrypoint)
+	}
+	ids := strings.SplitN(user, ":", 2)
+	uid, err := strconv.ParseInt(ids[0], 10, 64)
+	if err != nil || uid == 0 {
+		t.Fatalf("Containerfile USER %q is not a numeric non-root user; the pods set runAsNonRoot", user)
+	}
+	gid := uid
+	if len(ids) == 2 {
+		if gid, err = strconv.ParseInt(ids[1], 10, 64); err != nil {
+			t.Fatalf("Containerfile USER %q: group %v", user, err)
+		}
+	}
+	o := build(t, "kubernetes/base")
+	for name := range logrouterCommands {
+		pod := o.deployments[name].Spec.Template.Spec
+		for _, c := range pod.Containers {
+			for _, p := range c.Ports {
+				if !exposed[p.ContainerPort] {
+					t.Errorf("%s/%s: port %d is not exposed by the image (%v)", name, c.Name, p.ContainerPort, exposed)
+				}
+			}
+		}
+		if sc := pod.SecurityContext; sc == nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
+			t.Errorf("%s: pod must set runAsNonRoot", name)
+		} else if sc.FSGroup != nil && *sc.FSGroup != gid {
+			t.Errorf("%s: fsGroup %d differs from the image's group %d (the key file is mode 0440)", name, *sc.FSGroup, gid)
+		}
+	}
+}
