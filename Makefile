@@ -56,6 +56,7 @@ clean: ## remove build outputs
 
 .PHONY: deploy-check vector-sync
 deploy-check: ## cfn-lint every CloudFormation template; build and validate the kustomizations (module deploy/)
+	@command -v cfn-lint >/dev/null || { echo "deploy-check needs cfn-lint on the PATH (pip install cfn-lint)"; exit 1; }
 	cfn-lint deploy/cloudformation/*.yaml
 	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
 
