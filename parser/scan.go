@@ -328,9 +328,12 @@ func scanStringBody(b []byte, i int, dst []byte) (end, class int, text []byte) {
 			}
 			return i, class, append(dst, b[flushed:i]...)
 		case c == '\\':
-			n, ok := escapeLen(b[i:])
-			if !ok {
-				return -1, bodyInvalid, nil
+			n := 2
+			if i+1 >= len(b) || unescapeByte[b[i+1]] == 0 {
+				var ok bool
+				if n, ok = escapeLen(b[i:]); !ok {
+					return -1, bodyInvalid, nil
+				}
 			}
 			class = max(class, bodyEscapes)
 			if !slowUnescape {
