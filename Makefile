@@ -9,7 +9,7 @@ BIN := bin/logrouter
 GOFILES = $(shell git ls-files --cached --others --exclude-standard '*.go')
 TEST_TIMEOUT ?= 25m
 
-.PHONY: help build test fmt-check vet lint unit bench clean lambda image
+.PHONY: help build test fmt-check vet lint unit bench clean lambda image demo
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ unit: ## unit and integration tests with the race detector; starts and stops mot
 
 bench: ## Go micro-benchmarks of the hot path
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+demo: build ## the whole pipeline locally against moto: deploy, API, configs, objects, poll, read-back checks
+	$(GO) run ./internal/tools/demo --bin $(BIN)
 
 LAMBDA_ARCHES := amd64 arm64
 lambda: ## Lambda zips for provided.al2023 (binary named bootstrap): dist/logrouter-lambda-{amd64,arm64}.zip

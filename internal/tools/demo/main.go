@@ -1,0 +1,203 @@
+// Command demo runs the whole logrouter pipeline on this machine against a private AWS emulator (moto):
+//
+//	make demo        (= go run ./internal/tools/demo --bin bin/logrouter)
+//
+// It deploys deploy/cloudformation/central.yaml into moto, creates two customers' buckets, starts
+// `logrouter api` and registers delivery configs through `logrouter configs`, uploads generated Vector objects
+// (bench/corpus) for configured tenants, filtered applications and a tenant with no configuration, runs
+// `logrouter poll` until the queue drains with a live progress display, then reads back what each tenant
+// received from CloudWatch Logs and S3 and checks it against what the objects hold. It stops everything it
+// started and removes its files, also on Ctrl-C or failure, and exits non-zero when anything is not as
+// expected.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/logrouter/logrouter/internal/motoserver"
+)
+
+const (
+	region    = "us-east-1"
+	clusterID = "demo-cluster"
+)
+
+type options struct {
+	bin        string
+	template   string
+	objectSize int64
+	timeout    time.Duration
+	keep       bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.bin, "bin", "bin/logrouter", "the logrouter binary to run")
+	flag.StringVar(&o.template, "template", "deploy/cloudformation/central.yaml", "CloudFormation template of the central side")
+	flag.Int64Var(&o.objectSize, "object-bytes", 1<<20, "uncompressed size of each generated object")
+	flag.DurationVar(&o.timeout, "timeout", 3*time.Minute, "give up after this long")
+	flag.BoolVar(&o.keep, "keep-logs", false, "keep the processes' log files (their folder is printed)")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	err := run(ctx, o, os.Stdout, os.Stderr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "\ndemo FAILED: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// demo holds what the run started, so that cleanup can stop it.
+type demo struct {
+	o       options
+	out     io.Writer
+	status  io.Writer
+	dir     string
+	moto    *motoserver.Server
+	cfg     aws.Config
+	baseEnv []string
+	procs   []*proc
+	stack   map[string]string
+}
+
+func run(ctx context.Context, o options, out, status io.Writer) (err error) {
+	started := time.Now()
+	bin, err := filepath.Abs(o.bin)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("logrouter binary: %w (run `make build` first)", err)
+	}
+	o.bin = bin
+	dir, err := os.MkdirTemp("", "logrouter-demo-")
+	if err != nil {
+		return err
+	}
+	d := &demo{o: o, out: out, status: status, dir: dir}
+	defer d.cleanup(&err)
+
+	d.step("starting the AWS emulator (moto)")
+	if d.moto, err = motoserver.Start(ctx, "", 60*time.Second); err != nil {
+		return err
+	}
+	d.cfg = aws.Config{
+		Region:           region,
+		Credentials:      credentials.NewStaticCredentialsProvider("demo", "demo", ""),
+		BaseEndpoint:     aws.String(d.moto.URL),
+		RetryMaxAttempts: 5,
+	}
+	d.baseEnv = []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + dir,
+		"AWS_REGION=" + region, "AWS_ACCESS_KEY_ID=demo", "AWS_SECRET_ACCESS_KEY=demo",
+		"AWS_ENDPOINT_URL=" + d.moto.URL, "AWS_EC2_METADATA_DISABLED=true",
+	}
+	fmt.Fprintf(out, "  moto at %s\n", d.moto.URL)
+
+	d.step("deploying " + o.template + " into the emulator")
+	if err := d.deployCentral(ctx); err != nil {
+		return err
+	}
+	for _, k := range []string{"CentralBucketName", "QueueUrl", "TenantTableName", "ProgressTableName", "CentralLogDistributionRoleArn"} {
+		fmt.Fprintf(out, "  %-30s %s\n", k, d.stack[k])
+	}
+
+	d.step("creating the customers' side: S3 buckets " + joinBuckets())
+	if err := d.createCustomerSide(ctx); err != nil {
+		return err
+	}
+
+	d.step("starting `logrouter api` and registering delivery configs with `logrouter configs create`")
+	if err := d.startAPIAndRegister(ctx); err != nil {
+		return err
+	}
+
+	d.step("uploading generated Vector objects to the central bucket")
+	expect, err := d.uploadObjects(ctx)
+	if err != nil {
+		return err
+	}
+
+	d.step("running `logrouter poll` until the queue drains")
+	final, err := d.pollUntilDrained(ctx, expect)
+	if err != nil {
+		return err
+	}
+
+	d.step("reading back what each tenant received")
+	failures := d.verifyAndSummarise(ctx, expect, final)
+	fmt.Fprintf(out, "\ndemo finished in %s\n", time.Since(started).Round(100*time.Millisecond))
+	if len(failures) > 0 {
+		for _, f := range failures {
+			fmt.Fprintf(out, "  ✗ %s\n", f)
+		}
+		return fmt.Errorf("%d check(s) failed", len(failures))
+	}
+	fmt.Fprintln(out, "all checks passed ✓")
+	return nil
+}
+
+func (d *demo) step(msg string) {
+	fmt.Fprintf(d.out, "\n==> %s\n", msg)
+}
+
+// cleanup stops every process the demo started and removes its files; on failure it shows the processes'
+// last log lines first.
+func (d *demo) cleanup(errp *error) {
+	for i := len(d.procs) - 1; i >= 0; i-- {
+		p := d.procs[i]
+		if *errp != nil {
+			fmt.Fprintf(d.status, "\n--- last lines of %s ---\n%s\n", p.name, p.tail(15))
+		}
+		_ = p.stop(10 * time.Second)
+	}
+	if d.moto != nil {
+		d.moto.Stop()
+	}
+	if d.o.keep {
+		fmt.Fprintf(d.status, "logs kept in %s\n", d.dir)
+		return
+	}
+	os.RemoveAll(d.dir)
+}
+
+func (d *demo) env(extra ...string) []string {
+	return append(append([]string(nil), d.baseEnv...), extra...)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return hex.EncodeToString(b)
+}
+
+// runCLI runs the logrouter binary once and returns its stdout.
+func (d *demo) runCLI(ctx context.Context, env []string, stdin []byte, args ...string) ([]byte, error) {
+	p, err := startProcCapture(ctx, d.o.bin, env, stdin, args...)
+	if err != nil {
+		return p.stdout, fmt.Errorf("logrouter %v: %w\n%s", args, err, bytes.TrimSpace(p.stderr))
+	}
+	return p.stdout, nil
+}
+
+var errDrainTimeout = errors.New("the queue did not drain in time")
