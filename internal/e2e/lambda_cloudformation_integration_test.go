@@ -271,7 +271,7 @@ func TestLambdaProcessorStackIntegration(t *testing.T) {
 			"TenantTableName": "tenant-configurations", "MaximumConcurrency": "7",
 		}
 	}
-	checkFunction := func(t *testing.T, prefix, wantRole, wantProgress string) {
+	checkFunction := func(t *testing.T, prefix, wantRole, wantProgress, wantExternalID string) {
 		t.Helper()
 		var fn lambdaFunction
 		lambdaGet(ctx, t, cfg, "/2015-03-31/functions/"+prefix+"-processor", nil, &fn)
@@ -299,6 +299,9 @@ func TestLambdaProcessorStackIntegration(t *testing.T) {
 				t.Errorf("environment %s = %q, want %q", k, env[k], v)
 			}
 		}
+		if got, ok := env["LOGROUTER_EXTERNAL_ID"]; ok != (wantExternalID != "") || got != wantExternalID {
+			t.Errorf("environment LOGROUTER_EXTERNAL_ID = %q (set: %v), want %q (unset when empty)", got, ok, wantExternalID)
+		}
 
 		var esms eventSourceMappings
 		lambdaGet(ctx, t, cfg, "/2015-03-31/event-source-mappings/", url.Values{"FunctionName": {prefix + "-processor"}}, &esms)
@@ -321,7 +324,7 @@ func TestLambdaProcessorStackIntegration(t *testing.T) {
 		if st.outputs["ExecutionRoleArn"] != roleARN || st.outputs["ProgressTableName"] != table || st.outputs["FunctionTimeout"] != "50" {
 			t.Errorf("outputs %v", st.outputs)
 		}
-		checkFunction(t, prefix, roleARN, table)
+		checkFunction(t, prefix, roleARN, table, "")
 
 		d, err := dynamodb.NewFromConfig(cfg).DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 		if err != nil {
@@ -362,13 +365,14 @@ func TestLambdaProcessorStackIntegration(t *testing.T) {
 		params := common(prefix)
 		params["ExecutionRoleArn"] = aws.ToString(r.Role.Arn)
 		params["ProgressTableName"] = "shared-progress"
+		params["ExternalId"] = "acme-external-id"
 		st := createLambdaStack(ctx, t, cfg, prefix+"-lambda", params)
 		for _, logical := range []string{"ExecutionRole", "ProgressTable"} {
 			if _, ok := st.physical[logical]; ok {
 				t.Errorf("%s was created although one was given", logical)
 			}
 		}
-		checkFunction(t, prefix, aws.ToString(r.Role.Arn), "shared-progress")
+		checkFunction(t, prefix, aws.ToString(r.Role.Arn), "shared-progress", "acme-external-id")
 		grants := rolePolicy(ctx, t, iamc, role, prefix+"-lambda-progress")
 		tableARN := "arn:aws:dynamodb:us-east-1:" + testaws.AccountID + ":table/shared-progress"
 		if !slices.Equal(grants, []string{"dynamodb:GetItem " + tableARN, "dynamodb:UpdateItem " + tableARN}) {
