@@ -263,7 +263,7 @@ func (r *Reader) nextChunk() ([]byte, error) {
 			r.src = newPipeSource(r, r.opts.ChunkBytes)
 		} else {
 			s := &syncSource{buf: make([]byte, r.opts.ChunkBytes)}
-			s.r, s.err = r.open()
+			s.r, r.gzip, s.err = r.open()
 			r.src = s
 		}
 	}
@@ -271,19 +271,18 @@ func (r *Reader) nextChunk() ([]byte, error) {
 }
 
 // open detects the input's format and returns the reader of its uncompressed bytes. When pipelined it runs
-// on the pipeline goroutine; r.gzip is read by Next only after a chunk or error has been received from it.
-func (r *Reader) open() (io.Reader, error) {
+// on the pipeline goroutine, so it touches no field of r but r.in.
+func (r *Reader) open() (io.Reader, bool, error) {
 	br := bufio.NewReaderSize(r.in, 32<<10)
 	magic, _ := br.Peek(2)
 	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		r.gzip = true
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, err
+			return nil, true, err
 		}
-		return zr, nil
+		return zr, true, nil
 	}
-	return br, nil
+	return br, false, nil
 }
 
 // classify turns an error of the uncompressed stream into the Reader's error.
@@ -355,8 +354,9 @@ func (s *syncSource) next() ([]byte, error) {
 func (s *syncSource) close() {}
 
 type chunk struct {
-	b   []byte
-	err error
+	b    []byte
+	err  error
+	gzip bool // the input is gzip
 }
 
 // pipeSource decompresses on its own goroutine into a small ring of buffers.
@@ -367,26 +367,32 @@ type pipeSource struct {
 	once sync.Once
 	cur  []byte
 	err  error
+	gzip *bool // the Reader's flag, set on Next's goroutine from what the pipeline goroutine found
+	// exited is closed when the pipeline goroutine returns.
+	exited chan struct{}
 }
 
 func newPipeSource(r *Reader, size int) *pipeSource {
 	p := &pipeSource{
-		full: make(chan chunk, pipelineBuffers),
-		free: make(chan []byte, pipelineBuffers),
-		done: make(chan struct{}),
+		full:   make(chan chunk, pipelineBuffers),
+		free:   make(chan []byte, pipelineBuffers),
+		done:   make(chan struct{}),
+		exited: make(chan struct{}),
 	}
 	for range pipelineBuffers {
 		p.free <- make([]byte, size)
 	}
+	p.gzip = &r.gzip
 	go p.run(r)
 	return p
 }
 
 func (p *pipeSource) run(r *Reader) {
-	in, err := r.open()
+	defer close(p.exited)
+	in, gz, err := r.open()
 	if err != nil {
 		select {
-		case p.full <- chunk{err: err}:
+		case p.full <- chunk{err: err, gzip: gz}:
 		case <-p.done:
 		}
 		return
@@ -400,7 +406,7 @@ func (p *pipeSource) run(r *Reader) {
 		}
 		n, err := fill(in, buf)
 		select {
-		case p.full <- chunk{b: buf[:n], err: err}:
+		case p.full <- chunk{b: buf[:n], err: err, gzip: gz}:
 		case <-p.done:
 			return
 		}
@@ -420,6 +426,7 @@ func (p *pipeSource) next() ([]byte, error) {
 	}
 	c := <-p.full
 	p.err = c.err
+	*p.gzip = c.gzip
 	if len(c.b) == 0 {
 		if c.b != nil {
 			p.free <- c.b[:cap(c.b)]

@@ -410,22 +410,30 @@ func TestCloseReleasesPipeline(t *testing.T) {
 	_, err := r.Next()
 	require.NoError(t, err)
 	p := r.src.(*pipeSource)
+	select {
+	case <-p.exited:
+		t.Fatal("pipeline goroutine ended before the object was read")
+	default:
+	}
 	require.NoError(t, r.Close())
-	// the goroutine stops handing over chunks: the ring never refills beyond its capacity
-	deadline := time.After(5 * time.Second)
-	for {
-		select {
-		case <-deadline:
-			t.Fatal("pipeline goroutine did not stop")
-		case _, ok := <-p.full:
-			_ = ok
-			continue
-		default:
-		}
-		break
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not release the pipeline goroutine")
 	}
 	_, err = r.Next()
 	assert.ErrorIs(t, err, ErrClosed)
+}
+
+func TestPipelineGoroutineEndsAtEOF(t *testing.T) {
+	r := NewReader(strings.NewReader(`{"message":"x"}`), fallback, pipelined)
+	_, err := readAll(t, r)
+	require.NoError(t, err)
+	select {
+	case <-r.src.(*pipeSource).exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("pipeline goroutine still running after EOF")
+	}
 }
 
 func TestDeterministic(t *testing.T) {
