@@ -125,12 +125,8 @@ func (e *e2e) settings() Settings {
 	}
 }
 
-func (e *e2e) runtime(reg prometheus.Registerer, adjust ...func(*Settings)) *Runtime {
-	s := e.settings()
-	for _, f := range adjust {
-		f(&s)
-	}
-	rt, err := NewRuntime(e.ctx, e.cfg, s, reg, testLogger(e.t))
+func (e *e2e) runtime(reg prometheus.Registerer, optFns ...func(*Options)) *Runtime {
+	rt, err := NewRuntime(e.ctx, e.cfg, e.settings(), reg, testLogger(e.t), optFns...)
 	require.NoError(e.t, err)
 	return rt
 }
@@ -158,8 +154,7 @@ func (e *e2e) queued() int {
 // pollUntilDrained runs a poller in-process until the queue is empty, then stops it like SIGTERM would.
 func (e *e2e) pollUntilDrained(rt *Runtime, timeout time.Duration) {
 	e.t.Helper()
-	p, err := NewPoller(rt.SQS, rt.Processor, PollerOptions{QueueURL: e.queueURL, Workers: 4, WaitTime: time.Second,
-		Visibility: 30 * time.Second, Metrics: rt.Metrics, Logger: testLogger(e.t)})
+	p, err := NewPoller(rt.SQS, rt.Processor, e.pollerOptions(rt))
 	require.NoError(e.t, err)
 	ctx, cancel := context.WithCancel(e.ctx)
 	done := make(chan error, 1)
@@ -231,4 +226,9 @@ func vectorLines(prefix string, n int, base time.Time, app, pod string) []byte {
 			app, pod, prefix, i, base.Add(time.Duration(i)*time.Millisecond).Format(time.RFC3339Nano))
 	}
 	return buf.Bytes()
+}
+
+func (e *e2e) pollerOptions(rt *Runtime) PollerOptions {
+	return PollerOptions{QueueURL: e.queueURL, Workers: 4, WaitTime: time.Second,
+		Visibility: 30 * time.Second, Metrics: rt.Metrics, Logger: testLogger(e.t)}
 }

@@ -126,22 +126,25 @@ func (s *DynamoDBProgress) Get(ctx context.Context, id string) (Progress, error)
 // condition is not an error).
 func (s *DynamoDBProgress) Put(ctx context.Context, id string, p Progress) error {
 	now := s.now()
-	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           aws.String(s.table),
-		Key:                 map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}},
-		UpdateExpression:    aws.String("SET acked = :a, done = :d, updated_at = :u, #t = :t"),
-		ConditionExpression: aws.String("attribute_not_exists(id) OR (done <> :true AND (acked <= :a OR :d = :true))"),
+	in := &dynamodb.UpdateItemInput{
+		TableName:        aws.String(s.table),
+		Key:              map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}},
+		UpdateExpression: aws.String("SET #a = :a, #d = :d, #u = :u, #t = :t"),
 		ExpressionAttributeNames: map[string]string{
-			"#t": "ttl",
+			"#a": "acked", "#d": "done", "#u": "updated_at", "#t": "ttl",
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":a":    &types.AttributeValueMemberN{Value: strconv.FormatInt(p.Acked, 10)},
-			":d":    &types.AttributeValueMemberBOOL{Value: p.Done},
-			":true": &types.AttributeValueMemberBOOL{Value: true},
-			":u":    &types.AttributeValueMemberS{Value: now.UTC().Format(time.RFC3339)},
-			":t":    &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(s.ttl).Unix(), 10)},
+			":a": &types.AttributeValueMemberN{Value: strconv.FormatInt(p.Acked, 10)},
+			":d": &types.AttributeValueMemberBOOL{Value: p.Done},
+			":u": &types.AttributeValueMemberS{Value: now.UTC().Format(time.RFC3339)},
+			":t": &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(s.ttl).Unix(), 10)},
 		},
-	})
+	}
+	if !p.Done {
+		// A checkpoint never moves acked backwards nor reopens a finished delivery.
+		in.ConditionExpression = aws.String("attribute_not_exists(#a) OR (#d = :d AND #a <= :a)")
+	}
+	_, err := s.client.UpdateItem(ctx, in)
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		return nil

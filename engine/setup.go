@@ -98,8 +98,8 @@ type Runtime struct {
 
 // NewRuntime wires a Processor from base (the execution role's configuration, with endpoint overrides):
 // the tenant table through a read-through cache, central and customer credentials, progress and metrics
-// registered on reg.
-func NewRuntime(ctx context.Context, base aws.Config, s Settings, reg prometheus.Registerer, log *slog.Logger) (*Runtime, error) {
+// registered on reg. optFns adjust the processor's options last.
+func NewRuntime(ctx context.Context, base aws.Config, s Settings, reg prometheus.Registerer, log *slog.Logger, optFns ...func(*Options)) (*Runtime, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
@@ -131,7 +131,7 @@ func NewRuntime(ctx context.Context, base aws.Config, s Settings, reg prometheus
 	if s.OutOfWindow != "" {
 		policy, _ = batcher.ParsePolicy(s.OutOfWindow)
 	}
-	p, err := NewProcessor(ManagerClients(creds), cache, Options{
+	o := Options{
 		SourceBuckets:     s.SourceBuckets,
 		Region:            base.Region,
 		LogStreamTemplate: s.LogStreamTemplate,
@@ -148,7 +148,11 @@ func NewRuntime(ctx context.Context, base aws.Config, s Settings, reg prometheus
 		},
 		Metrics: m,
 		Logger:  log,
-	})
+	}
+	for _, f := range optFns {
+		f(&o)
+	}
+	p, err := NewProcessor(ManagerClients(creds), cache, o)
 	if err != nil {
 		return nil, err
 	}
