@@ -5,7 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-		"strings"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
