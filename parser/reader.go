@@ -51,7 +51,9 @@ type Stats struct {
 }
 
 // CorruptError reports a truncated or corrupt gzip stream. The events of every complete line before the
-// damage have been returned by Next before it.
+// damage have been returned by Next before it. DEFLATE cannot always tell damage where it happens: bytes
+// altered inside a block may decode to other bytes, caught only by the member's CRC-32 at its end, so the
+// lines decoded before a checksum error are as the stream had them, not necessarily as they were written.
 type CorruptError struct {
 	Offset           int64 // uncompressed bytes decoded intact before the damage
 	Line             int64 // complete lines before the damage
@@ -107,7 +109,9 @@ type Reader struct {
 
 // NewReader returns a Reader of the Vector object in r: gzip (single or multi-member) or uncompressed NDJSON,
 // recognised by content. fallback is the timestamp of events for which no rule finds one; it is normally the
-// object's LastModified. Nothing is read before the first call to Next.
+// object's LastModified. Nothing is read before the first call to Next. The same input and options always
+// yield the same sequence of events, whatever the chunking or pipelining, so a caller may resume by skipping
+// the events it has already handled.
 func NewReader(r io.Reader, fallback time.Time, optFns ...func(*Options)) *Reader {
 	o := Options{MaxLineBytes: DefaultMaxLineBytes, ChunkBytes: defaultChunkBytes}
 	for _, fn := range optFns {
