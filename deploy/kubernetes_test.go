@@ -424,20 +424,29 @@ var logrouterCommands = map[string]struct {
 
 var (
 	helpOnce sync.Once
+	helpDir  string
 	helpBin  string
 	helpErr  error
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if helpDir != "" {
+		os.RemoveAll(helpDir)
+	}
+	os.Exit(code)
+}
 
 // logrouterHelp returns `logrouter help COMMAND` of the binary built from this repository.
 func logrouterHelp(t *testing.T, command string) string {
 	t.Helper()
 	helpOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "logrouter-deploy-test")
-		if err != nil {
+		var err error
+		if helpDir, err = os.MkdirTemp("", "logrouter-deploy-test"); err != nil {
 			helpErr = err
 			return
 		}
-		helpBin = filepath.Join(dir, "logrouter")
+		helpBin = filepath.Join(helpDir, "logrouter")
 		cmd := exec.Command("go", "build", "-o", helpBin, "./cmd/logrouter")
 		cmd.Dir = ".."
 		if out, err := cmd.CombinedOutput(); err != nil {
