@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/aws/smithy-go"
 
@@ -37,6 +38,17 @@ func (o Outcome) String() string {
 
 // MarshalText renders the outcome's name.
 func (o Outcome) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
+// UnmarshalText reads an outcome's name.
+func (o *Outcome) UnmarshalText(b []byte) error {
+	for _, c := range []Outcome{OutcomeSuccess, OutcomeDropped, OutcomeRetry} {
+		if string(b) == c.String() {
+			*o = c
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown outcome %q", b)
+}
 
 // Reason names why an attempt was dropped or is retried. The values are metric label values.
 type Reason string

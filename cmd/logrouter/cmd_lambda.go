@@ -13,6 +13,15 @@ import (
 // lambdaRuntimeEnv is set by the Lambda runtime; main chooses the lambda command when it is present.
 const lambdaRuntimeEnv = "AWS_LAMBDA_RUNTIME_API"
 
+// lambdaDefault chooses the lambda command when the Lambda runtime starts the binary without arguments
+// (as its bootstrap); otherwise args are used as given.
+func lambdaDefault(args []string, getenv func(string) string) []string {
+	if len(args) == 0 && getenv(lambdaRuntimeEnv) != "" {
+		return []string{"lambda"}
+	}
+	return args
+}
+
 // startLambda is lambda.StartWithOptions; tests replace it.
 var startLambda = func(handler any, opts ...lambda.Option) { lambda.StartWithOptions(handler, opts...) }
 

@@ -11,11 +11,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	args := os.Args[1:]
-	if len(args) == 0 && os.Getenv(lambdaRuntimeEnv) != "" {
-		args = []string{"lambda"} // started by the Lambda runtime as its bootstrap
-	}
-	code := run(ctx, stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}, args, os.Getenv)
+	code := run(ctx, stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}, lambdaDefault(os.Args[1:], os.Getenv), os.Getenv)
 	stop()
 	os.Exit(code)
 }
