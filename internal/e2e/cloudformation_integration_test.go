@@ -318,7 +318,7 @@ func TestCentralStackResourcesAreWired(t *testing.T) {
 			return decodePolicy(t, aws.ToString(r.Role.AssumeRolePolicyDocument))
 		}
 		checks := map[string][]string{
-			"CentralLogDistributionRoleArn": {out["ProcessorRoleArn"]},
+			"CentralLogDistributionRoleArn": {out["ProcessorRoleArn"], ":role/" + prefix + "-processor-lambda"},
 			"ProcessorRoleArn":              {"lambda.amazonaws.com", "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE:sub", "system:serviceaccount:logrouter:" + prefix + "-processor"},
 			"ApiRoleArn":                    {"system:serviceaccount:logrouter:" + prefix + "-api"},
 			"VectorS3WriterRoleArn":         {"arn:aws:iam::111111111111:role/vector-irsa"},
