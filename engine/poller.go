@@ -30,7 +30,8 @@ type MessageHandler interface {
 // PollerOptions configure a Poller. Zero values take the defaults.
 type PollerOptions struct {
 	QueueURL string
-	// Workers bounds messages in flight (default 2 × CPUs).
+	// Workers bounds messages in flight (default 2 × CPUs). Give it about twice the processor's Workers, so
+	// that messages waiting for their tenant's in-flight limit do not idle the processor.
 	Workers int
 	// WaitTime is the long-poll wait (default 20s, SQS's maximum); MaxMessages per receive (default 10).
 	WaitTime    time.Duration

@@ -183,6 +183,9 @@ func NewProcessor(clients Clients, configs ConfigSource, opts Options) (*Process
 	return p, nil
 }
 
+// Workers is the number of objects the processor delivers at once.
+func (p *Processor) Workers() int { return p.o.Workers }
+
 // MessageResult is the outcome of one SQS message: the worst of its records'.
 type MessageResult struct {
 	Outcome Outcome        `json:"outcome"`

@@ -44,7 +44,7 @@ Serves /metrics, /healthz and /readyz on --metrics-addr.`,
 					return err
 				}
 				poller, err := engine.NewPoller(rt.SQS, rt.Processor, engine.PollerOptions{
-					QueueURL: queue, Workers: ef.s.Workers, WaitTime: wait, Visibility: visibility, Grace: grace,
+					QueueURL: queue, Workers: 2 * rt.Processor.Workers(), WaitTime: wait, Visibility: visibility, Grace: grace,
 					Metrics: rt.Metrics, Logger: log,
 				})
 				if err != nil {
