@@ -1,0 +1,499 @@
+// Package batcher turns a stream of events for one CloudWatch Logs destination (log group + log stream) into
+// PutLogEvents requests that CloudWatch accepts, sends them with the AWS SDK (several in flight), retries
+// transient failures, creates missing groups/streams, and reports exactly which prefix of the input was
+// acknowledged.
+//
+// Limits honoured (see the README section "CloudWatch Logs delivery: limits and policies"):
+//
+//   - a request holds at most 10,000 events and Σ(UTF-8 bytes of each message + 26) ≤ 1,048,576, counted on
+//     the text as CloudWatch decodes it (escape sequences resolved, invalid UTF-8 counted as U+FFFD);
+//   - events in a request are in chronological order; equal timestamps keep their input order;
+//   - a request spans at most 24 hours;
+//   - one event is at most Options.MaxEventBytes (message + 26); longer messages are split into consecutive
+//     events on character boundaries; empty messages are dropped and counted;
+//   - events outside [now-14d (or the retention), now+2h] are clamped into the window or dropped (policy).
+//
+// Packing: events wait in a sort window of Options.SortWindow requests' worth (default 4); each request is
+// built from the oldest pending event onwards, taking every pending event that still fits (first fit over a
+// time-sorted window), and filling the remaining room with a piece of a message that has to be split anyway.
+// Messages are only split when they exceed the event size limit.
+package batcher
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+)
+
+// CloudWatch Logs PutLogEvents limits.
+const (
+	MaxRequestBytes  = 1_048_576
+	MaxRequestEvents = 10_000
+	EventOverhead    = 26
+	MaxSpan          = 24 * time.Hour
+	MaxAge           = 14 * 24 * time.Hour
+	MaxFuture        = 2 * time.Hour
+	// WindowMargin keeps clamped timestamps this far inside the accepted [now-MaxAge, now+MaxFuture]
+	// window, so that an event accepted by the batcher's clock is not rejected a moment later (time in
+	// the sort window and in retries, clock skew).
+	WindowMargin = 5 * time.Minute
+	// DefaultMaxEventBytes is the largest event (message + 26 bytes) of the current PutLogEvents reference.
+	DefaultMaxEventBytes = 1_048_576
+	// LegacyMaxEventBytes is the older 256 KiB event limit, for partitions that still enforce it.
+	LegacyMaxEventBytes = 262_144
+	// maxAckLag bounds how far the input may run ahead of the oldest unacknowledged event before that event
+	// is sent ahead of its time order (it bounds the acknowledgement bookkeeping).
+	maxAckLag = 200_000
+)
+
+// Event is one input event. Message is the JSON string body exactly as in the input line when Escaped is
+// true (escape sequences intact, no quotes), else the raw message bytes.
+type Event struct {
+	Timestamp int64 // Unix milliseconds
+	Message   []byte
+	Escaped   bool
+}
+
+// Destination is a log group and stream.
+type Destination struct {
+	LogGroup, LogStream string
+}
+
+// API is the subset of *cloudwatchlogs.Client the batcher calls. Implementations other than the SDK client
+// must set Options.StockSerializer: by default the batcher writes the request body itself through an SDK
+// serialize middleware and passes PutLogEventsInput.LogEvents empty.
+type API interface {
+	PutLogEvents(ctx context.Context, in *cloudwatchlogs.PutLogEventsInput, optFns ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.PutLogEventsOutput, error)
+	CreateLogGroup(ctx context.Context, in *cloudwatchlogs.CreateLogGroupInput, optFns ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.CreateLogGroupOutput, error)
+	CreateLogStream(ctx context.Context, in *cloudwatchlogs.CreateLogStreamInput, optFns ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.CreateLogStreamOutput, error)
+	PutRetentionPolicy(ctx context.Context, in *cloudwatchlogs.PutRetentionPolicyInput, optFns ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.PutRetentionPolicyOutput, error)
+}
+
+// Policy says what happens to events outside CloudWatch's accepted time window.
+type Policy uint8
+
+const (
+	// PolicyClamp sends the event at the nearest accepted timestamp (counted in Stats.Clamped).
+	PolicyClamp Policy = iota
+	// PolicyDrop drops the event (counted in Stats.DroppedOutOfWindow); it counts as acknowledged.
+	PolicyDrop
+)
+
+func (p Policy) String() string {
+	if p == PolicyDrop {
+		return "drop"
+	}
+	return "clamp"
+}
+
+// ParsePolicy parses "clamp" or "drop".
+func ParsePolicy(s string) (Policy, error) {
+	switch s {
+	case "clamp":
+		return PolicyClamp, nil
+	case "drop":
+		return PolicyDrop, nil
+	}
+	return 0, fmt.Errorf("unknown out-of-window policy %q (want clamp or drop)", s)
+}
+
+// retentionDays are the values CloudWatch accepts for a log group's retention.
+var retentionDays = []int32{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+// Options configure a Batcher. Zero values take the defaults.
+type Options struct {
+	MaxEventBytes int               // largest event incl. the 26-byte overhead; default 1,048,576 (262,144 selectable)
+	OutOfWindow   Policy            // PolicyClamp (default) or PolicyDrop
+	MaxInFlight   int               // concurrent PutLogEvents requests; default 4
+	RetentionDays int32             // the group's retention when known (narrows the too-old window); applied on group creation
+	KMSKeyID      string            // applied on group creation
+	Tags          map[string]string // applied on group creation
+	Existence     *ExistenceCache   // shared across batchers; nil = private
+	Retry         RetryPolicy
+	Now           func() time.Time // default time.Now
+	Metrics       *Metrics         // optional
+
+	// SortWindow is how many requests' worth of events (bytes and count) wait to be sorted and packed;
+	// default 4. Memory is about (SortWindow + MaxInFlight) request bodies.
+	SortWindow int
+	// StockSerializer makes the batcher pass the events in PutLogEventsInput.LogEvents and let the SDK
+	// serialize them, instead of writing the pre-escaped body itself. Slower; needed for API
+	// implementations that do not run the SDK middleware stack.
+	StockSerializer bool
+}
+
+// Validate reports invalid options (after defaults).
+func (o *Options) Validate() error {
+	var errs []error
+	if o.MaxEventBytes < 1024 || o.MaxEventBytes > MaxRequestBytes {
+		errs = append(errs, fmt.Errorf("MaxEventBytes %d outside [1024, %d]", o.MaxEventBytes, MaxRequestBytes))
+	}
+	if o.OutOfWindow > PolicyDrop {
+		errs = append(errs, fmt.Errorf("unknown OutOfWindow policy %d", o.OutOfWindow))
+	}
+	if o.MaxInFlight < 1 || o.MaxInFlight > 64 {
+		errs = append(errs, fmt.Errorf("MaxInFlight %d outside [1, 64]", o.MaxInFlight))
+	}
+	if o.RetentionDays != 0 && !slices.Contains(retentionDays, o.RetentionDays) {
+		errs = append(errs, fmt.Errorf("RetentionDays %d is not a CloudWatch retention value", o.RetentionDays))
+	}
+	if o.SortWindow < 1 || o.SortWindow > 64 {
+		errs = append(errs, fmt.Errorf("SortWindow %d outside [1, 64]", o.SortWindow))
+	}
+	return errors.Join(errs...)
+}
+
+func (o *Options) setDefaults() {
+	if o.MaxEventBytes == 0 {
+		o.MaxEventBytes = DefaultMaxEventBytes
+	}
+	if o.MaxInFlight == 0 {
+		o.MaxInFlight = 4
+	}
+	if o.SortWindow == 0 {
+		o.SortWindow = 4
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Existence == nil {
+		o.Existence = NewExistenceCache(16)
+	}
+	o.Retry = o.Retry.withDefaults()
+}
+
+// Result is the outcome of a delivery.
+type Result struct {
+	// Acked is the length of the contiguous prefix of input events (in Add order) that CloudWatch accepted
+	// or that were dropped/rejected by policy. A caller resumes by skipping that many input events.
+	Acked int64
+	Stats Stats
+}
+
+// Stats count what happened to a delivery's events and requests.
+type Stats struct {
+	EventsIn           int64 // Add calls
+	EventsOut          int64 // events accepted by CloudWatch (pieces of split messages counted individually)
+	Split              int64 // input messages split into several events
+	DroppedEmpty       int64
+	DroppedOutOfWindow int64 // PolicyDrop
+	Clamped            int64 // PolicyClamp
+	RejectedTooOld     int64 // per event, from rejectedLogEventsInfo
+	RejectedTooNew     int64
+	RejectedExpired    int64
+	Requests           int64   // accepted PutLogEvents requests
+	Retries            int64   // attempts beyond the first
+	Bytes              int64   // Σ(message UTF-8 bytes + 26) of accepted requests
+	FillSum            float64 // Σ request fill ratios (bytes or events, whichever binds); mean = FillSum/Requests
+}
+
+// item is one pending (part of a) message in the sort window.
+type item struct {
+	ts    int64
+	seq   int64  // input index
+	wire  []byte // canonical wire bytes still to send
+	ulen  int    // unescaped UTF-8 length of wire; 0 = consumed
+	plain bool
+	split bool     // larger than the event limit: may be cut on any character boundary
+	prev  *request // request holding the previous piece of this message
+}
+
+func less(a, b *item) int {
+	switch {
+	case a.ts < b.ts:
+		return -1
+	case a.ts > b.ts:
+		return 1
+	case a.seq < b.seq:
+		return -1
+	case a.seq > b.seq:
+		return 1
+	}
+	return 0
+}
+
+// Batcher delivers one destination's events. Add and Close may be called from different goroutines but
+// not concurrently with Close.
+type Batcher struct {
+	ctx    context.Context
+	client API
+	scope  string
+	dest   Destination
+	opts   Options
+	maxU   int // largest message per event
+	prefix []byte
+
+	addMu   sync.Mutex
+	closed  bool
+	nextSeq int64
+	arena   []byte
+	win     []item // sorted by (ts, seq)
+	fresh   []item // appended since the last sort
+	spare   []item
+	winU    int64 // Σ(ulen + 26) over the window
+	winWire int64
+	winN    int
+
+	queue chan *request
+	wg    sync.WaitGroup
+
+	acks ackTracker
+
+	statsMu sync.Mutex
+	stats   Stats
+
+	failOnce sync.Once
+	failed   chan struct{}
+	err      error
+
+	createMu   sync.Mutex
+	created    bool
+	knownMu    sync.Mutex
+	knownMarks bool
+}
+
+// New starts a batcher for one destination; ctx governs all its work (cancel it to abandon delivery). scope
+// identifies the account and region (e.g. the credentials key and region) for the existence cache. Invalid
+// options make every Add and Close return the validation error.
+func New(ctx context.Context, client API, scope string, dest Destination, optFns ...func(*Options)) *Batcher {
+	var o Options
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	o.setDefaults()
+	b := &Batcher{
+		ctx:    ctx,
+		client: client,
+		scope:  scope,
+		dest:   dest,
+		opts:   o,
+		maxU:   o.MaxEventBytes - EventOverhead,
+		queue:  make(chan *request),
+		failed: make(chan struct{}),
+	}
+	g, _ := json.Marshal(dest.LogGroup)
+	s, _ := json.Marshal(dest.LogStream)
+	b.prefix = fmt.Appendf(nil, `{"logGroupName":%s,"logStreamName":%s,"logEvents":[`, g, s)
+	if err := o.Validate(); err != nil {
+		b.fail(fmt.Errorf("batcher options: %w", err))
+		return b
+	}
+	if dest.LogGroup == "" || dest.LogStream == "" {
+		b.fail(errors.New("batcher: destination log group and stream are required"))
+		return b
+	}
+	for range o.MaxInFlight {
+		b.wg.Add(1)
+		go b.worker()
+	}
+	return b
+}
+
+var errClosed = errors.New("batcher: Add after Close")
+
+func (b *Batcher) fail(err error) {
+	b.failOnce.Do(func() {
+		b.err = err
+		close(b.failed)
+		if m := b.opts.Metrics; m != nil {
+			m.deliveryError.WithLabelValues(classify(err).String()).Inc()
+		}
+	})
+}
+
+func (b *Batcher) failure() error {
+	select {
+	case <-b.failed:
+		return b.err
+	default:
+		return nil
+	}
+}
+
+func (b *Batcher) count(outcome string, field *int64, n int64) {
+	b.statsMu.Lock()
+	*field += n
+	b.statsMu.Unlock()
+	if m := b.opts.Metrics; m != nil {
+		m.events.WithLabelValues(outcome).Add(float64(n))
+	}
+}
+
+// Add queues one event. It copies ev.Message before returning and may block while MaxInFlight requests are
+// in flight (back-pressure). It returns the batcher's terminal error once the batcher has failed.
+func (b *Batcher) Add(ev Event) error {
+	b.addMu.Lock()
+	defer b.addMu.Unlock()
+	if err := b.failure(); err != nil {
+		return err
+	}
+	if b.closed {
+		return errClosed
+	}
+	if err := b.ctx.Err(); err != nil {
+		b.fail(&Error{Op: "Add", Dest: b.dest, Retryable: true, Err: err})
+		return b.err
+	}
+	seq := b.nextSeq
+	b.nextSeq++
+	b.acks.push(seq)
+	b.count("in", &b.stats.EventsIn, 1)
+
+	if cap(b.arena)-len(b.arena) < len(ev.Message) {
+		b.arena = make([]byte, 0, max(1<<20, len(ev.Message)+len(ev.Message)/8))
+	}
+	start := len(b.arena)
+	var ulen int
+	var plain bool
+	b.arena, ulen, plain = appendWire(b.arena, ev.Message, ev.Escaped)
+	wire := b.arena[start:len(b.arena):len(b.arena)]
+	if ulen == 0 {
+		b.arena = b.arena[:start]
+		b.count("dropped_empty", &b.stats.DroppedEmpty, 1)
+		b.resolve(seq)
+		return nil
+	}
+	ts, ok := b.window(ev.Timestamp)
+	if !ok {
+		b.arena = b.arena[:start]
+		b.resolve(seq)
+		return nil
+	}
+	b.fresh = append(b.fresh, item{ts: ts, seq: seq, wire: wire, ulen: ulen, plain: plain, split: ulen > b.maxU})
+	b.winU += int64(ulen + EventOverhead)
+	b.winWire += int64(len(wire))
+	b.winN++
+	capU := int64(b.opts.SortWindow) * MaxRequestBytes
+	for b.winU > capU || b.winWire > 2*capU || b.winN > b.opts.SortWindow*MaxRequestEvents {
+		if err := b.flushOne(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// window applies the out-of-window policy; ok is false when the event is dropped.
+func (b *Batcher) window(ts int64) (int64, bool) {
+	now := b.opts.Now()
+	age := MaxAge
+	if r := b.opts.RetentionDays; r > 0 && time.Duration(r)*24*time.Hour < age {
+		age = time.Duration(r) * 24 * time.Hour
+	}
+	oldest := now.Add(-age + WindowMargin).UnixMilli()
+	newest := now.Add(MaxFuture - WindowMargin).UnixMilli()
+	if ts >= oldest && ts <= newest {
+		return ts, true
+	}
+	if b.opts.OutOfWindow == PolicyDrop {
+		b.count("dropped_out_of_window", &b.stats.DroppedOutOfWindow, 1)
+		return 0, false
+	}
+	b.count("clamped", &b.stats.Clamped, 1)
+	if ts < oldest {
+		return oldest, true
+	}
+	return newest, true
+}
+
+func (b *Batcher) resolve(seq int64) {
+	if n := b.acks.add(seq, -1); n > 0 {
+		if m := b.opts.Metrics; m != nil {
+			m.acked.Add(float64(n))
+		}
+	}
+}
+
+// Acked returns the current acknowledged prefix length (see Result.Acked).
+func (b *Batcher) Acked() int64 { return b.acks.acked() }
+
+// Stats returns a snapshot of the counters.
+func (b *Batcher) Stats() Stats {
+	b.statsMu.Lock()
+	defer b.statsMu.Unlock()
+	return b.stats
+}
+
+// Close flushes the pending events, waits for every request in flight, and reports. After a failure it
+// returns the terminal error (typed *Error where it came from CloudWatch) with the acknowledged prefix.
+func (b *Batcher) Close() (Result, error) {
+	b.addMu.Lock()
+	if !b.closed {
+		b.closed = true
+		for b.failure() == nil && len(b.win)+len(b.fresh) > 0 {
+			if b.ctx.Err() != nil {
+				b.fail(&Error{Op: "PutLogEvents", Dest: b.dest, Retryable: true, Err: b.ctx.Err()})
+				break
+			}
+			if err := b.flushOne(); err != nil {
+				break
+			}
+		}
+		close(b.queue)
+	}
+	b.addMu.Unlock()
+	b.wg.Wait()
+	res := Result{Acked: b.acks.acked(), Stats: b.Stats()}
+	return res, b.failure()
+}
+
+// ackTracker counts, per input event from the acknowledged prefix on, the pieces not yet resolved.
+type ackTracker struct {
+	mu     sync.Mutex
+	base   int64 // seq of counts[head]
+	head   int
+	counts []int32
+}
+
+func (a *ackTracker) push(seq int64) {
+	a.mu.Lock()
+	a.counts = append(a.counts, 1)
+	a.mu.Unlock()
+}
+
+// add changes seq's count by d and returns how far the acknowledged prefix advanced.
+func (a *ackTracker) add(seq int64, d int32) int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	i := a.head + int(seq-a.base)
+	a.counts[i] += d
+	var n int64
+	for a.head < len(a.counts) && a.counts[a.head] == 0 {
+		a.head++
+		a.base++
+		n++
+	}
+	if a.head > 4096 && a.head > len(a.counts)/2 {
+		k := copy(a.counts, a.counts[a.head:])
+		a.counts = a.counts[:k]
+		a.head = 0
+	}
+	return n
+}
+
+func (a *ackTracker) acked() int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.base
+}
+
+// oldestPending is the lowest unacknowledged seq.
+func (a *ackTracker) oldestPending() int64 { return a.acked() }
+
+// appendEventJSON appends one log event object to body.
+func appendEventJSON(body []byte, first bool, ts int64, wire []byte) []byte {
+	if !first {
+		body = append(body, ',')
+	}
+	body = append(body, `{"timestamp":`...)
+	body = strconv.AppendInt(body, ts, 10)
+	body = append(body, `,"message":"`...)
+	body = append(body, wire...)
+	return append(body, `"}`...)
+}

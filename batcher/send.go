@@ -1,0 +1,305 @@
+package batcher
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+func (b *Batcher) worker() {
+	defer b.wg.Done()
+	for req := range b.queue {
+		b.send(req)
+	}
+}
+
+// backoffErr asks retry for a new attempt after the backoff wait, whatever the error's class.
+type backoffErr struct{ err error }
+
+func (e backoffErr) Error() string { return e.err.Error() }
+func (e backoffErr) Unwrap() error { return e.err }
+
+func (b *Batcher) send(req *request) {
+	defer close(req.done)
+	defer req.release()
+	for _, d := range req.deps {
+		select {
+		case <-d.done:
+			if d.err != nil {
+				req.err = fmt.Errorf("previous piece of a split message not delivered: %w", d.err)
+				return
+			}
+		case <-b.ctx.Done():
+			req.err = b.ctx.Err()
+			b.fail(&Error{Op: "PutLogEvents", Dest: b.dest, Retryable: true, Err: req.err})
+			return
+		}
+	}
+	if err := b.failure(); err != nil {
+		req.err = err
+		return
+	}
+	if m := b.opts.Metrics; m != nil {
+		m.inFlight.Inc()
+		defer m.inFlight.Dec()
+	}
+	attempts, err := retry(b.ctx, b.failed, b.opts.Retry, func(n int) error {
+		if n > 1 {
+			b.statsMu.Lock()
+			b.stats.Retries++
+			b.statsMu.Unlock()
+			if m := b.opts.Metrics; m != nil {
+				m.retries.Inc()
+			}
+		}
+		start := time.Now()
+		out, err := b.put(req)
+		if m := b.opts.Metrics; m != nil {
+			m.duration.Observe(time.Since(start).Seconds())
+			result := "ok"
+			if err != nil {
+				result = classify(err).String()
+			}
+			m.requests.WithLabelValues(result).Inc()
+		}
+		if err == nil {
+			b.accepted(req, out)
+			return nil
+		}
+		if classify(err) != classNotFound {
+			return err
+		}
+		createdNow, cerr := b.ensureDestination()
+		if cerr != nil {
+			return cerr
+		}
+		if createdNow {
+			return retryNow{err}
+		}
+		// Created earlier by this batcher and still not found: eventual consistency or a concurrent
+		// delete; retry with backoff within the attempt budget rather than recreating.
+		return backoffErr{err}
+	})
+	if err != nil {
+		req.err = err
+		var be *Error
+		if !errors.As(err, &be) {
+			c := classify(err)
+			be = &Error{Op: "PutLogEvents", Dest: b.dest, Attempts: attempts, Err: err,
+				Retryable: c.transient() || c == classCanceled || errors.As(err, new(backoffErr))}
+		}
+		b.fail(be)
+	}
+}
+
+func disableSDKRetries(o *cloudwatchlogs.Options) { o.RetryMaxAttempts = 1 }
+
+func (b *Batcher) put(req *request) (*cloudwatchlogs.PutLogEventsOutput, error) {
+	in := &cloudwatchlogs.PutLogEventsInput{
+		LogGroupName:  aws.String(b.dest.LogGroup),
+		LogStreamName: aws.String(b.dest.LogStream),
+	}
+	if b.opts.StockSerializer {
+		if req.body == nil && len(req.wires) > 0 {
+			evs := make([]types.InputLogEvent, req.n)
+			var buf []byte
+			for i := range req.n {
+				buf = unescapeWire(buf[:0], req.wires[i])
+				evs[i] = types.InputLogEvent{Timestamp: aws.Int64(req.ts[i]), Message: aws.String(string(buf))}
+			}
+			in.LogEvents = evs
+		}
+		return b.client.PutLogEvents(b.ctx, in, disableSDKRetries)
+	}
+	in.LogEvents = []types.InputLogEvent{}
+	body := *req.body
+	return b.client.PutLogEvents(b.ctx, in, disableSDKRetries, func(o *cloudwatchlogs.Options) {
+		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
+			_, err := s.Serialize.Swap("OperationSerializer", &rawBodySerializer{body: body})
+			return err
+		})
+	})
+}
+
+// rawBodySerializer replaces PutLogEvents' operation serializer with a pre-built JSON body; everything else
+// (endpoint resolution, signing, SDK middleware) stays the SDK's.
+type rawBodySerializer struct{ body []byte }
+
+func (*rawBodySerializer) ID() string { return "OperationSerializer" }
+
+func (m *rawBodySerializer) HandleSerialize(ctx context.Context, in middleware.SerializeInput, next middleware.SerializeHandler) (middleware.SerializeOutput, middleware.Metadata, error) {
+	req, ok := in.Request.(*smithyhttp.Request)
+	if !ok {
+		return middleware.SerializeOutput{}, middleware.Metadata{}, fmt.Errorf("unexpected transport type %T", in.Request)
+	}
+	req.Method = http.MethodPost
+	if req.URL.Path == "" {
+		req.URL.Path = "/"
+	}
+	req.Header.Set("X-Amz-Target", "Logs_20140328.PutLogEvents")
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	sreq, err := req.SetStream(bytes.NewReader(m.body))
+	if err != nil {
+		return middleware.SerializeOutput{}, middleware.Metadata{}, fmt.Errorf("set stream: %w", err)
+	}
+	*req = *sreq
+	return next.HandleSerialize(ctx, in)
+}
+
+// accepted accounts for a successful PutLogEvents: rejected events per rejectedLogEventsInfo, the rest
+// accepted; every event of the request is resolved (none is retried).
+func (b *Batcher) accepted(req *request, out *cloudwatchlogs.PutLogEventsOutput) {
+	tooOldEnd, expiredEnd, tooNewStart := 0, 0, req.n
+	if out != nil && out.RejectedLogEventsInfo != nil {
+		ri := out.RejectedLogEventsInfo
+		if ri.TooOldLogEventEndIndex != nil {
+			tooOldEnd = clampIndex(*ri.TooOldLogEventEndIndex, req.n)
+		}
+		if ri.ExpiredLogEventEndIndex != nil {
+			expiredEnd = clampIndex(*ri.ExpiredLogEventEndIndex, req.n)
+		}
+		if ri.TooNewLogEventStartIndex != nil {
+			tooNewStart = clampIndex(*ri.TooNewLogEventStartIndex, req.n)
+		}
+	}
+	var old, expired, tooNew int64
+	for i := range req.n {
+		switch {
+		case i < tooOldEnd:
+			old++
+		case i < expiredEnd:
+			expired++
+		case i >= tooNewStart:
+			tooNew++
+		}
+	}
+	okEvents := int64(req.n) - old - expired - tooNew
+	fill := max(float64(req.bytes)/MaxRequestBytes, float64(req.n)/MaxRequestEvents)
+	b.statsMu.Lock()
+	b.stats.Requests++
+	b.stats.Bytes += int64(req.bytes)
+	b.stats.FillSum += fill
+	b.statsMu.Unlock()
+	b.count("out", &b.stats.EventsOut, okEvents)
+	if old > 0 {
+		b.count("rejected_too_old", &b.stats.RejectedTooOld, old)
+	}
+	if expired > 0 {
+		b.count("rejected_expired", &b.stats.RejectedExpired, expired)
+	}
+	if tooNew > 0 {
+		b.count("rejected_too_new", &b.stats.RejectedTooNew, tooNew)
+	}
+	if m := b.opts.Metrics; m != nil {
+		m.bytes.Add(float64(req.bytes))
+		m.fill.Observe(fill)
+	}
+	for _, seq := range req.seqs {
+		b.resolve(seq)
+	}
+	b.knownMu.Lock()
+	if !b.knownMarks {
+		b.knownMarks = true
+		b.opts.Existence.markKnown(streamKey(b.scope, b.dest))
+	}
+	b.knownMu.Unlock()
+}
+
+func clampIndex(v int32, n int) int {
+	return min(max(int(v), 0), n)
+}
+
+// ensureDestination creates the log group and/or stream after a ResourceNotFoundException, at most once per
+// batcher (and once at a time per destination across batchers sharing the ExistenceCache). createdNow is
+// true when this call performed (or joined) a successful creation.
+func (b *Batcher) ensureDestination() (createdNow bool, err error) {
+	b.createMu.Lock()
+	defer b.createMu.Unlock()
+	if b.created {
+		return false, nil
+	}
+	key := streamKey(b.scope, b.dest)
+	b.opts.Existence.forget(key)
+	if err := b.opts.Existence.create(b.ctx, key, b.createDestination); err != nil {
+		return false, err
+	}
+	b.created = true
+	return true, nil
+}
+
+func (b *Batcher) createDestination() error {
+	err := b.createCall("CreateLogStream", func() error {
+		_, err := b.client.CreateLogStream(b.ctx, &cloudwatchlogs.CreateLogStreamInput{
+			LogGroupName: aws.String(b.dest.LogGroup), LogStreamName: aws.String(b.dest.LogStream),
+		}, disableSDKRetries)
+		return err
+	})
+	if err == nil || !errors.As(err, new(*types.ResourceNotFoundException)) {
+		return err
+	}
+	groupCreated := false
+	err = b.createCall("CreateLogGroup", func() error {
+		in := &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(b.dest.LogGroup), Tags: b.opts.Tags}
+		if b.opts.KMSKeyID != "" {
+			in.KmsKeyId = aws.String(b.opts.KMSKeyID)
+		}
+		_, err := b.client.CreateLogGroup(b.ctx, in, disableSDKRetries)
+		if err == nil {
+			groupCreated = true
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if groupCreated && b.opts.RetentionDays > 0 {
+		err = b.createCall("PutRetentionPolicy", func() error {
+			_, err := b.client.PutRetentionPolicy(b.ctx, &cloudwatchlogs.PutRetentionPolicyInput{
+				LogGroupName: aws.String(b.dest.LogGroup), RetentionInDays: aws.Int32(b.opts.RetentionDays),
+			}, disableSDKRetries)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return b.createCall("CreateLogStream", func() error {
+		_, err := b.client.CreateLogStream(b.ctx, &cloudwatchlogs.CreateLogStreamInput{
+			LogGroupName: aws.String(b.dest.LogGroup), LogStreamName: aws.String(b.dest.LogStream),
+		}, disableSDKRetries)
+		return err
+	})
+}
+
+// createCall runs one creation call under the retry policy; ResourceAlreadyExistsException is success.
+// A ResourceNotFoundException is returned unwrapped so the caller can react to it; other failures become
+// *Error.
+func (b *Batcher) createCall(op string, call func() error) error {
+	attempts, err := retry(b.ctx, b.failed, b.opts.Retry, func(int) error {
+		err := call()
+		result := "ok"
+		if errors.As(err, new(*types.ResourceAlreadyExistsException)) {
+			err, result = nil, "exists"
+		} else if err != nil {
+			result = "error"
+		}
+		if m := b.opts.Metrics; m != nil {
+			m.creates.WithLabelValues(op, result).Inc()
+		}
+		return err
+	})
+	if err == nil || errors.As(err, new(*types.ResourceNotFoundException)) {
+		return err
+	}
+	c := classify(err)
+	return &Error{Op: op, Dest: b.dest, Attempts: attempts, Err: err, Retryable: c.transient() || c == classCanceled}
+}
