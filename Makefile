@@ -31,8 +31,10 @@ lint: ## staticcheck, pinned, run through go run
 unit: ## unit and integration tests with the race detector; starts and stops moto_server
 	$(GO) run ./internal/tools/withmoto -- $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
-bench: ## Go micro-benchmarks of the hot path
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+bench: ## measure the hot path against this machine's floor into bench/results/ (BENCHFLAGS=--quick for a short run)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/logrouter
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/fakelogs ./internal/tools/fakelogs
+	$(BIN) bench --out bench/results --fakelogs bin/fakelogs $(BENCHFLAGS)
 
 demo: build ## the whole pipeline locally against moto: deploy, API, configs, objects, poll, read-back checks
 	$(GO) run ./internal/tools/demo --bin $(BIN)
