@@ -177,6 +177,9 @@ func TestRunFloorsInProcess(t *testing.T) {
 	if len(rep.Results) != 2 {
 		t.Fatalf("%d results: %+v", len(rep.Results), rep.Results)
 	}
+	if rep.Machine.CPUs != runtime.NumCPU() || rep.Machine.GoVersion == "" || rep.Config.Reps != 2 {
+		t.Errorf("report header: %+v %+v", rep.Machine, rep.Config)
+	}
 	for _, r := range rep.Results {
 		if r.Status != StatusOK || r.Reps != 2 || r.MBPerSec <= 0 {
 			t.Errorf("%s: %+v", r.Name(), r)

@@ -217,7 +217,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		}
 		sets[size] = set
 	}
-	rep := &Report{Config: reportConfig(c), Started: c.Now().UTC()}
+	rep := &Report{Machine: DescribeMachine(), Config: reportConfig(c), Started: c.Now().UTC()}
 	for i, s := range specs {
 		if err := ctx.Err(); err != nil {
 			return nil, err

@@ -137,11 +137,12 @@ func drawPanel(b *strings.Builder, p panel, x0, y0, w, h int) {
 		}
 	}
 	top, step := niceMax(maxY)
+	const pad = 30 // keeps the first and last points off the axes
 	xAt := func(i int) float64 {
 		if len(p.categories) == 1 {
 			return ox + pw/2
 		}
-		return ox + pw*float64(i)/float64(len(p.categories)-1)
+		return ox + pad + (pw-2*pad)*float64(i)/float64(len(p.categories)-1)
 	}
 	yAt := func(v float64) float64 { return oy + ph - ph*v/top }
 	// Grid and y ticks.
