@@ -134,6 +134,9 @@ func (r Result) progressLine() string {
 	switch r.Status {
 	case StatusOK:
 		s := fmt.Sprintf("%8.1f MB/s", r.MBPerSec)
+		if r.CPURatioToFloor > 0 {
+			s += fmt.Sprintf("  %.2f× floor (CPU)", r.CPURatioToFloor)
+		}
 		if r.MaxRSSBytes > 0 {
 			s += fmt.Sprintf("  rss %s", mib(r.MaxRSSBytes))
 		}

@@ -223,9 +223,10 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 			return nil, err
 		}
 		fmt.Fprintf(c.Progress, "bench: [%2d/%d] %-28s ", i+1, len(specs), s.Name())
+		began := time.Now()
 		r := runSpec(ctx, c, s, sets[s.SizeMiB])
 		rep.Results = append(rep.Results, r)
-		fmt.Fprintln(c.Progress, r.progressLine())
+		fmt.Fprintf(c.Progress, "%s  (%.1fs)\n", r.progressLine(), time.Since(began).Seconds())
 	}
 	rep.finish()
 	rep.Finished = c.Now().UTC()
