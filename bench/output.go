@@ -47,6 +47,20 @@ func FindFakeLogs(exe string) string {
 	return ""
 }
 
+// BuildFakeLogs builds internal/tools/fakelogs into dir when the working directory is this module's source
+// tree and a go command is at hand (e.g. under `go run ./cmd/logrouter bench`); it returns the binary's path.
+func BuildFakeLogs(dir string) (string, error) {
+	if _, err := os.Stat(filepath.Join("internal", "tools", "fakelogs", "main.go")); err != nil {
+		return "", fmt.Errorf("not in the logrouter source tree: %w", err)
+	}
+	out := filepath.Join(dir, "fakelogs")
+	cmd := exec.Command("go", "build", "-o", out, "./internal/tools/fakelogs")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build fakelogs: %w: %s", err, bytes.TrimSpace(msg))
+	}
+	return out, nil
+}
+
 // Commit returns stamped unless it is empty or "unknown", else asks git for the working tree's commit
 // (suffixed "-dirty" when it has changes); "" when neither knows.
 func Commit(stamped string) string {
