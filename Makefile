@@ -34,7 +34,7 @@ unit: ## unit and integration tests with the race detector; starts and stops mot
 bench: ## measure the hot path against this machine's floor into bench/results/ (BENCHFLAGS=--quick for a short run)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/logrouter
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/fakelogs ./internal/tools/fakelogs
-	$(BIN) bench --out bench/results --fakelogs bin/fakelogs $(BENCHFLAGS)
+	$(BIN) bench --out bench/results --fakelogs bin/fakelogs --doc BENCHMARKS.md $(BENCHFLAGS)
 
 demo: build ## the whole pipeline locally against moto: deploy, API, configs, objects, poll, read-back checks
 	$(GO) run ./internal/tools/demo --bin $(BIN)

@@ -533,3 +533,26 @@ func TestProcField(t *testing.T) {
 		t.Error("procField")
 	}
 }
+
+func TestUpdateMarkdown(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "BENCHMARKS.md")
+	doc := "# Title\n\nprose before\n\n" + MarkdownBegin + "\nold table\n" + MarkdownEnd + "\n\nprose after\n"
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := UpdateMarkdown(path, sampleReport()); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	got := string(b)
+	if strings.Contains(got, "old table") || !strings.Contains(got, "prose before") || !strings.Contains(got, "prose after") ||
+		!strings.Contains(got, "| floor-split | 64 MiB |") || strings.Count(got, MarkdownBegin) != 1 || strings.Count(got, MarkdownEnd) != 1 {
+		t.Errorf("updated document:\n%s", got)
+	}
+	if err := os.WriteFile(path, []byte("no markers"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := UpdateMarkdown(path, sampleReport()); err == nil {
+		t.Error("document without markers accepted")
+	}
+}

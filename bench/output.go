@@ -73,3 +73,31 @@ func Commit(stamped string) string {
 	}
 	return strings.TrimSpace(string(out))
 }
+
+// Markers delimit the generated part of a Markdown document that UpdateMarkdown rewrites.
+const (
+	MarkdownBegin = "<!-- bench:results:begin -->"
+	MarkdownEnd   = "<!-- bench:results:end -->"
+)
+
+// UpdateMarkdown replaces what lies between MarkdownBegin and MarkdownEnd in the file at path with the
+// report's Markdown tables, leaving the rest of the document alone.
+func UpdateMarkdown(path string, rep *Report) error {
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	s := string(doc)
+	i, j := strings.Index(s, MarkdownBegin), strings.Index(s, MarkdownEnd)
+	if i < 0 || j < i {
+		return fmt.Errorf("%s has no %s ... %s block", path, MarkdownBegin, MarkdownEnd)
+	}
+	var b bytes.Buffer
+	b.WriteString(s[:i+len(MarkdownBegin)])
+	b.WriteString("\n")
+	if err := rep.WriteMarkdown(&b); err != nil {
+		return err
+	}
+	b.WriteString(s[j:])
+	return os.WriteFile(path, b.Bytes(), 0o644)
+}

@@ -58,12 +58,12 @@ func (l *intList) Set(v string) error {
 
 func setupBench(fs *flagSet) runFunc {
 	var (
-		quick, child, profile    bool
-		out, scenarios, fakelogs string
-		sizes, workers           intList
-		reps, tenants            int
-		seed                     int
-		repMiB, e2eMiB           int
+		quick, child, profile         bool
+		out, scenarios, fakelogs, doc string
+		sizes, workers                intList
+		reps, tenants                 int
+		seed                          int
+		repMiB, e2eMiB                int
 	)
 	fs.Bool(&quick, "quick", "LOGROUTER_BENCH_QUICK", false, "reduced set (sizes 1,16; workers 1,2; 3 reps): under a minute")
 	fs.String(&out, "out", "LOGROUTER_BENCH_OUT", "bench/results", "directory for results.json, results.md, table.txt, chart.svg (\"\" = none)")
@@ -76,6 +76,7 @@ func setupBench(fs *flagSet) runFunc {
 	fs.Int(&tenants, "tenants", "LOGROUTER_BENCH_TENANTS", 8, "tenants the end-to-end objects belong to")
 	fs.Int(&seed, "seed", "LOGROUTER_BENCH_SEED", 1, "corpus seed")
 	fs.String(&fakelogs, "fakelogs", "LOGROUTER_BENCH_FAKELOGS", "", "the strict CloudWatch Logs endpoint binary (default: fakelogs next to logrouter, then on PATH)")
+	fs.String(&doc, "doc", "LOGROUTER_BENCH_DOC", "", "Markdown file whose <!-- bench:results:begin/end --> block gets the results (make bench: BENCHMARKS.md)")
 	fs.Bool(&profile, "profile", "LOGROUTER_BENCH_PROFILE", false, "write a CPU profile per measurement to OUT/profiles/")
 	fs.Bool(&child, "child", "", false, "internal: run one measurement described by JSON on stdin")
 	return func(ctx context.Context, sio stdio, args []string) error {
@@ -140,6 +141,12 @@ func setupBench(fs *flagSet) runFunc {
 				return err
 			}
 			fmt.Fprintf(sio.Stderr, "bench: wrote %s/{results.json,results.md,table.txt,chart.svg}\n", out)
+		}
+		if doc != "" {
+			if err := bench.UpdateMarkdown(doc, rep); err != nil {
+				return err
+			}
+			fmt.Fprintf(sio.Stderr, "bench: updated the results in %s\n", doc)
 		}
 		return nil
 	}
