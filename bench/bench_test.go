@@ -327,8 +327,8 @@ func TestProcessEndpoint(t *testing.T) {
 	if url != "http://127.0.0.1:4567" {
 		t.Errorf("url %q", url)
 	}
-	if err := stop(); err != nil {
-		t.Errorf("stop: %v", err)
+	if cpu, err := stop(); err != nil || cpu <= 0 {
+		t.Errorf("stop: %v, CPU %v s", err, cpu)
 	}
 	t.Setenv(roleEnv, "bad-endpoint")
 	if _, _, err := ProcessEndpoint(exe)(context.Background()); err == nil || !strings.Contains(err.Error(), "listening somewhere") {

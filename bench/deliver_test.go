@@ -14,7 +14,9 @@ func fakeEndpoint(t *testing.T) (*cwlfake.Fake, EndpointStarter) {
 	fake := cwlfake.New()
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
-	return fake, func(context.Context) (string, func() error, error) { return srv.URL, func() error { return nil }, nil }
+	return fake, func(context.Context) (string, func() (float64, error), error) {
+		return srv.URL, func() (float64, error) { return 0, nil }, nil
+	}
 }
 
 func TestDeliverScenario(t *testing.T) {

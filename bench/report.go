@@ -50,6 +50,11 @@ type Result struct {
 	MinRequests  int64   `json:"min_requests,omitempty"`
 	RequestRatio float64 `json:"request_ratio,omitempty"`
 	MeanFill     float64 `json:"mean_fill,omitempty"`
+	// EndpointCPUSeconds is the CPU time the CloudWatch Logs endpoint process used over the whole measurement
+	// (warm-up included); EndpointMBPerCPUSecond is the object bytes it received a CPU-second. When the
+	// latter is below MBPerSec, the endpoint, not logrouter, bounded the wall-clock throughput.
+	EndpointCPUSeconds     float64 `json:"endpoint_cpu_seconds,omitempty"`
+	EndpointMBPerCPUSecond float64 `json:"endpoint_mb_per_cpu_second,omitempty"`
 	// Raw holds every repetition's measurements.
 	Raw []Rep `json:"raw,omitempty"`
 }
@@ -124,6 +129,11 @@ func (r *Result) aggregate(cs ChildSpec, cr ChildResult) {
 	r.EventsPerSec, r.MBPerSec, r.AllocsPerEvent = median(eps), median(mbps), median(apev)
 	r.Requests = int64(median(reqs))
 	r.MeanFill = median(fill)
+	if r.EndpointCPUSeconds > 0 && cs.Iterations > 0 && cs.CPUProfile == "" {
+		perIteration := float64(last.UncompressedBytes) / float64(cs.Iterations)
+		total := perIteration * float64(1+len(cr.Reps)*cs.Iterations) // the warm-up pass and every repetition
+		r.EndpointMBPerCPUSecond = total / 1e6 / r.EndpointCPUSeconds
+	}
 	if cr.MinRequestsPerIteration > 0 {
 		r.MinRequests = cr.MinRequestsPerIteration * int64(cs.Iterations)
 		r.RequestRatio = float64(r.Requests) / float64(r.MinRequests)
@@ -139,6 +149,9 @@ func (r Result) progressLine() string {
 		}
 		if r.MaxRSSBytes > 0 {
 			s += fmt.Sprintf("  rss %s", mib(r.MaxRSSBytes))
+		}
+		if r.EndpointMBPerCPUSecond > 0 {
+			s += fmt.Sprintf("  endpoint %.0f MB/CPU-s", r.EndpointMBPerCPUSecond)
 		}
 		return s
 	default:

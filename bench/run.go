@@ -61,8 +61,9 @@ type Config struct {
 // Launcher runs one ChildSpec and returns its measurements.
 type Launcher func(ctx context.Context, cs ChildSpec) (ChildResult, error)
 
-// EndpointStarter starts a strict CloudWatch Logs endpoint and returns its URL and a function that stops it.
-type EndpointStarter func(ctx context.Context) (url string, stop func() error, err error)
+// EndpointStarter starts a strict CloudWatch Logs endpoint and returns its URL and a function that stops it
+// and reports the CPU time the endpoint used (0 when unknown, e.g. in-process).
+type EndpointStarter func(ctx context.Context) (url string, stop func() (cpuSeconds float64, err error), err error)
 
 func (c *Config) defaults() {
 	if len(c.Sizes) == 0 {
@@ -301,10 +302,20 @@ func runSpec(ctx context.Context, c Config, s Spec, set *objectSet) Result {
 		if err != nil {
 			return r.failed(fmt.Errorf("start CloudWatch Logs endpoint: %w", err))
 		}
-		defer func() { _ = stop() }()
 		cs.Endpoint = url
+		cr, err := c.Launch(ctx, cs)
+		cpu, stopErr := stop()
+		r.EndpointCPUSeconds = cpu
+		if err == nil && stopErr != nil {
+			err = fmt.Errorf("CloudWatch Logs endpoint: %w", stopErr)
+		}
+		return r.launched(cs, cr, err)
 	}
 	cr, err := c.Launch(ctx, cs)
+	return r.launched(cs, cr, err)
+}
+
+func (r Result) launched(cs ChildSpec, cr ChildResult, err error) Result {
 	if err != nil {
 		var nd notDoneError
 		if errors.As(err, &nd) {
@@ -384,7 +395,7 @@ func lastLines(s string, n int) string {
 // ProcessEndpoint starts the strict CloudWatch Logs endpoint as a separate process (`fakelogs`), which prints
 // its URL on its first stdout line, and stops it with SIGTERM.
 func ProcessEndpoint(exe string, args ...string) EndpointStarter {
-	return func(ctx context.Context) (string, func() error, error) {
+	return func(ctx context.Context) (string, func() (float64, error), error) {
 		cmd := exec.Command(exe, args...)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
@@ -395,17 +406,22 @@ func ProcessEndpoint(exe string, args ...string) EndpointStarter {
 		if err := cmd.Start(); err != nil {
 			return "", nil, err
 		}
-		stop := func() error {
+		stop := func() (float64, error) {
 			_ = cmd.Process.Signal(syscall.SIGTERM)
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()
+			var err error
 			select {
-			case err := <-done:
-				return err
+			case err = <-done:
 			case <-time.After(10 * time.Second):
 				_ = cmd.Process.Kill()
-				return <-done
+				err = <-done
 			}
+			var cpu float64
+			if st := cmd.ProcessState; st != nil {
+				cpu = (st.UserTime() + st.SystemTime()).Seconds()
+			}
+			return cpu, err
 		}
 		type line struct {
 			s   string
@@ -419,15 +435,15 @@ func ProcessEndpoint(exe string, args ...string) EndpointStarter {
 		select {
 		case l := <-ch:
 			if l.err != nil || !strings.HasPrefix(l.s, "http://127.0.0.1:") {
-				_ = stop()
+				_, _ = stop()
 				return "", nil, fmt.Errorf("%s printed %q (%v): %s", exe, l.s, l.err, strings.TrimSpace(stderr.String()))
 			}
 			return l.s, stop, nil
 		case <-time.After(30 * time.Second):
-			_ = stop()
+			_, _ = stop()
 			return "", nil, fmt.Errorf("%s did not print its URL within 30s", exe)
 		case <-ctx.Done():
-			_ = stop()
+			_, _ = stop()
 			return "", nil, ctx.Err()
 		}
 	}
