@@ -97,7 +97,9 @@ func (p *Processor) streamObject(ctx context.Context, src S3API, obj ObjectRef, 
 	rd := p.o.NewReader(body, lastModified)
 	defer rd.Close()
 
-	stop := p.startCheckpoints(ctx, live)
+	for _, d := range live {
+		d.ckpt = p.startCheckpoints(ctx, d)
+	}
 	var idx int64
 	var readErr error
 	for {
@@ -160,7 +162,8 @@ func (p *Processor) streamObject(ctx context.Context, src S3API, obj ObjectRef, 
 	var wg sync.WaitGroup
 	for _, d := range live {
 		wg.Go(func() {
-			r, err := d.sink.Close()
+			r, err := d.sink.Close() // checkpoints continue while in-flight requests complete
+			d.ckpt.wait()
 			if err == nil {
 				err = d.failed
 			}
@@ -175,18 +178,15 @@ func (p *Processor) streamObject(ctx context.Context, src S3API, obj ObjectRef, 
 				d.res.set(readStatus)
 			default:
 				d.res.set(readStatus) // success, or corrupt: everything readable was delivered
-				stop.wait()
 				p.saveProgress(ctx, d, Progress{Done: true, Acked: acked})
 				p.observeLatency(tenant.TypeCloudWatch, lastModified)
 				return
 			}
-			stop.wait()
 			if acked > d.saved {
 				p.saveProgress(ctx, d, Progress{Acked: acked})
 			}
 		})
 	}
-	stop.stop()
 	wg.Wait()
 }
 
@@ -199,16 +199,12 @@ type checkpoints struct {
 func (c *checkpoints) stop() { c.once.Do(func() { close(c.done) }) }
 func (c *checkpoints) wait() { c.stop(); c.wg.Wait() }
 
-// startCheckpoints persists the acknowledged offset of sinks that report it, every CheckpointInterval.
-func (p *Processor) startCheckpoints(ctx context.Context, ds []*delivery) *checkpoints {
+// startCheckpoints persists d's acknowledged offset every CheckpointInterval while it is delivered, when
+// its sink reports one.
+func (p *Processor) startCheckpoints(ctx context.Context, d *delivery) *checkpoints {
 	c := &checkpoints{done: make(chan struct{})}
-	var ackers []*delivery
-	for _, d := range ds {
-		if _, ok := d.sink.(acker); ok {
-			ackers = append(ackers, d)
-		}
-	}
-	if len(ackers) == 0 {
+	a, ok := d.sink.(acker)
+	if !ok {
 		return c
 	}
 	c.wg.Go(func() {
@@ -222,11 +218,9 @@ func (p *Processor) startCheckpoints(ctx context.Context, ds []*delivery) *check
 				return
 			case <-t.C:
 			}
-			for _, d := range ackers {
-				if a := d.skip + d.sink.(acker).Acked(); a > d.saved {
-					p.saveProgress(ctx, d, Progress{Acked: a})
-					d.saved = a
-				}
+			if n := d.skip + a.Acked(); n > d.saved {
+				p.saveProgress(ctx, d, Progress{Acked: n})
+				d.saved = n
 			}
 		}
 	})

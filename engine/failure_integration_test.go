@@ -138,34 +138,38 @@ func setupResumable(t *testing.T, latency time.Duration) (e *e2e, srv *cwlfake.S
 	id := testaws.Name("resume")
 	group = "/resume/" + id
 	e.config(tenant.Config{TenantID: id, Type: tenant.TypeCloudWatch, LogDistributionRoleARN: customerRole("resume"), LogGroupName: group})
-	body = bigLines(12_000, 1000, time.Now().Add(-time.Hour)) // ~12 MB of messages: 12+ requests
+	body = bigLines(8_000, 1000, time.Now().Add(-time.Hour)) // ~8 MB of messages: 8+ requests
 	want = expected(t, body, time.Time{})
 	e.put("c1/"+id+"/app/p/big.json.gz", body)
 	return e, srv, group, body, want
 }
 
-// checkResent asserts that every event arrived and that the only events sent twice are those CloudWatch
-// stored beyond the acknowledged prefix that was on record (checkpoint): requests in flight, or accepted
-// out of order behind an unacknowledged one, when the process stopped.
-func checkResent(t *testing.T, srv *cwlfake.Server, group string, want []logEvent, storedBefore int, checkpoint int64) {
+// checkResent asserts that every event arrived, that nothing before the acknowledged prefix on record
+// (checkpoint) was sent twice, and that events after it were sent at most twice: once by the process that
+// stopped (requests in flight, or accepted out of order behind an unacknowledged one — their
+// acknowledgement was lost) and once by the retry.
+func checkResent(t *testing.T, srv *cwlfake.Server, group string, want []logEvent, checkpoint int64) {
 	t.Helper()
-	got := fakeEvents(srv, group, "p")
-	counts := multiset(got)
-	for _, w := range want {
-		require.Positive(t, counts[w], "event %q lost", w.msg[:6])
-	}
-	dups := len(got) - len(want)
-	assert.Equal(t, storedBefore-int(checkpoint), dups, "the retry resumed exactly at the persisted checkpoint (%d)", checkpoint)
-	for i, w := range want[:checkpoint] {
-		if counts[w] > 1 {
+	counts := multiset(fakeEvents(srv, group, "p"))
+	resent := 0
+	for i, w := range want {
+		switch c := counts[w]; {
+		case c == 0:
+			t.Fatalf("event %d lost", i)
+		case c > 1 && int64(i) < checkpoint:
 			t.Fatalf("event %d, before the checkpoint %d, was sent again", i, checkpoint)
+		case c > 2:
+			t.Fatalf("event %d sent %d times", i, c)
+		case c == 2:
+			resent++
 		}
 	}
+	t.Logf("checkpoint %d of %d events; %d events re-sent", checkpoint, len(want), resent)
 }
 
 func TestE2ECrashMidObjectThenRestart(t *testing.T) {
-	e, srv, group, _, want := setupResumable(t, 20*time.Millisecond)
-	// First life: receive the message and die after the first checkpoint past a third of the object.
+	e, srv, group, _, want := setupResumable(t, 100*time.Millisecond)
+	// First life: receive the message and die right after the first mid-object checkpoint.
 	out, err := e.sqs.ReceiveMessage(e.ctx, &sqs.ReceiveMessageInput{QueueUrl: &e.queueURL, MaxNumberOfMessages: 10, VisibilityTimeout: 2, WaitTimeSeconds: 1})
 	require.NoError(t, err)
 	var msg *string
@@ -178,25 +182,24 @@ func TestE2ECrashMidObjectThenRestart(t *testing.T) {
 	crashCtx, crash := context.WithCancel(e.ctx)
 	var cp *crashingProgress
 	rt := e.runtime(prometheus.NewRegistry(), func(o *Options) {
-		cp = &crashingProgress{ProgressStore: o.Progress, min: int64(len(want) / 3), crash: crash}
+		cp = &crashingProgress{ProgressStore: o.Progress, min: 1, crash: crash}
 		o.Progress = cp
 		o.CheckpointInterval = 10 * time.Millisecond
 	})
 	res := rt.Processor.ProcessMessage(crashCtx, []byte(*msg))
 	require.True(t, cp.crashed.Load(), "the process died mid-object")
 	require.Equal(t, OutcomeRetry, res.Outcome)
-	storedBefore := settled(srv, group)
-	require.Less(t, storedBefore, len(want), "the crash happened in the middle of the object")
-	require.GreaterOrEqual(t, cp.saved, int64(len(want)/3), "progress was on record before the crash")
+	require.Positive(t, cp.saved, "progress was on record before the crash")
+	require.Less(t, cp.saved, int64(len(want)), "the crash happened in the middle of the object")
 
 	// Second life: a new process polls until the queue is empty.
 	rt2 := e.runtime(prometheus.NewRegistry())
 	e.pollUntilDrained(rt2, 2*time.Minute)
-	checkResent(t, srv, group, want, storedBefore, cp.saved)
+	checkResent(t, srv, group, want, cp.saved)
 }
 
 func TestE2ESigtermDuringWork(t *testing.T) {
-	e, srv, group, _, want := setupResumable(t, 40*time.Millisecond)
+	e, srv, group, _, want := setupResumable(t, 300*time.Millisecond)
 	rt := e.runtime(prometheus.NewRegistry(), func(o *Options) { o.CheckpointInterval = 10 * time.Millisecond })
 	po := e.pollerOptions(rt)
 	po.Grace = 100 * time.Millisecond
@@ -205,11 +208,9 @@ func TestE2ESigtermDuringWork(t *testing.T) {
 	ctx, sigterm := context.WithCancel(e.ctx)
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	require.Eventually(t, func() bool { return len(srv.Fake.Puts()) >= 3 }, time.Minute, 5*time.Millisecond, "delivery under way")
+	require.Eventually(t, func() bool { return len(srv.Fake.Puts()) >= 2 }, time.Minute, 5*time.Millisecond, "delivery under way")
 	sigterm()
 	require.NoError(t, <-done)
-	storedBefore := settled(srv, group)
-	require.Less(t, storedBefore, len(want), "SIGTERM arrived in the middle of the object")
 	require.Equal(t, 1, e.queued(), "the unfinished message is still queued")
 	assert.Equal(t, 1.0, value(rt.Metrics.MessagesRetried.WithLabelValues(string(ReasonInterrupted))))
 
@@ -219,7 +220,8 @@ func TestE2ESigtermDuringWork(t *testing.T) {
 	e.pollUntilDrained(rt2, 2*time.Minute)
 	resumedAt := rec.firstGet()
 	assert.GreaterOrEqual(t, resumedAt, int64(0), "the restart read the progress on record")
-	checkResent(t, srv, group, want, storedBefore, resumedAt)
+	require.Less(t, resumedAt, int64(len(want)), "SIGTERM arrived in the middle of the object")
+	checkResent(t, srv, group, want, resumedAt)
 }
 
 // recordingProgress remembers the first progress read.
@@ -246,18 +248,4 @@ func (r *recordingProgress) firstGet() int64 {
 		return -1
 	}
 	return r.first.Acked
-}
-
-// settled waits until requests that reached the endpoint before the crash have completed there (their
-// responses are lost: they are the unacknowledged requests) and returns the events stored.
-func settled(srv *cwlfake.Server, group string) int {
-	n := len(fakeEvents(srv, group, "p"))
-	for {
-		time.Sleep(time.Second)
-		m := len(fakeEvents(srv, group, "p"))
-		if m == n {
-			return n
-		}
-		n = m
-	}
 }

@@ -413,6 +413,7 @@ type delivery struct {
 	added  int64 // events handed to the sink in this attempt
 	failed error // the sink's terminal error
 	saved  int64 // last checkpointed offset
+	ckpt   *checkpoints
 }
 
 func (p *Processor) newDelivery(key ObjectKey, c tenant.Config) *delivery {

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/logrouter/logrouter/batcher"
 	"github.com/logrouter/logrouter/credentials"
 	"github.com/logrouter/logrouter/tenant"
 )
@@ -356,5 +357,69 @@ func TestCopyEncryptionAndMetadata(t *testing.T) {
 			assert.Nil(t, c.SSEKMSKeyId)
 		}
 		assert.Equal(t, "c1/acme/app/pod-1/f%C3%A9%2B%20x.gz", c.Metadata[MetaSourceKey])
+	}
+}
+
+// slowSink acknowledges events as they are added but finishes its Close only when released, like a
+// batcher whose last requests are still in flight.
+type slowSink struct {
+	fakeSink
+	release chan struct{}
+}
+
+func (s *slowSink) Acked() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return int64(len(s.events))
+}
+
+func (s *slowSink) Close() (batcher.Result, error) {
+	<-s.release
+	return s.fakeSink.Close()
+}
+
+type putLog struct {
+	MemoryProgress
+	puts chan Progress
+}
+
+func (l *putLog) Put(ctx context.Context, id string, p Progress) error {
+	l.puts <- p
+	return l.MemoryProgress.Put(ctx, id, p)
+}
+
+func TestCheckpointsWhileClosing(t *testing.T) {
+	w := newFakeWorld()
+	w.s3.objects["central/"+key1] = vectorObject("m", 50)
+	w.configs["acme"] = []tenant.Config{cwConfig("acme", "/g", "r")}
+	release := make(chan struct{})
+	store := &putLog{MemoryProgress: *NewMemoryProgress(), puts: make(chan Progress, 100)}
+	p := w.processor(t, func(o *Options) {
+		o.Progress = store
+		o.CheckpointInterval = time.Millisecond
+		o.NewSink = func(context.Context, batcher.API, string, batcher.Destination, ...func(*batcher.Options)) LogSink {
+			return &slowSink{fakeSink: fakeSink{failAt: -1}, release: release}
+		}
+	})
+	done := make(chan MessageResult, 1)
+	go func() { done <- p.ProcessMessage(context.Background(), s3Body("central", key1)) }()
+	// Every event is added (and acknowledged) before Close; Close blocks until released.
+	for pr := range store.puts {
+		require.False(t, pr.Done, "the delivery cannot be done before its sink closes")
+		if pr.Acked == 50 {
+			break // the acknowledged offset is on record while the sink is still closing
+		}
+	}
+	close(release)
+	require.Equal(t, OutcomeSuccess, (<-done).Outcome)
+	for {
+		select {
+		case pr := <-store.puts:
+			if pr.Done {
+				return
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the finished delivery was not recorded")
+		}
 	}
 }
