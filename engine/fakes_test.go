@@ -120,13 +120,14 @@ func (s *fakeSink) Close() (batcher.Result, error) {
 
 // fakeWorld wires a Processor to fakes.
 type fakeWorld struct {
-	s3      *fakeS3
-	configs map[string][]tenant.Config
-	cfgErr  error
-	mu      sync.Mutex
-	sinks   []*fakeSink
-	cwErr   map[string]error // by role ARN: error creating the client
-	cwCalls int
+	s3       *fakeS3
+	configs  map[string][]tenant.Config
+	cfgErr   error
+	mu       sync.Mutex
+	sinks    []*fakeSink
+	cwErr    map[string]error // by role ARN: error creating the client
+	cwCalls  int
+	progress ProgressStore // nil: the processor's default
 	// sinkSetup adjusts each new sink (by log group).
 	sinkSetup func(*fakeSink)
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -122,6 +123,31 @@ func TestProcessObjectOutcomes(t *testing.T) {
 				b := vectorObject("x", 200)
 				w.s3.objects["central/"+key1] = b[:len(b)/2]
 			}},
+		"progress store down": {body: s3Body("central", key1), want: OutcomeRetry, reason: ReasonProgress,
+			setup: func(w *fakeWorld) { w.progress = failingProgress{} }},
+		"object replaced since the notification": {body: []byte(strings.Replace(string(s3Body("central", key1)), `"size":10`, `"size":10,"eTag":"old-etag"`, 1)),
+			want: OutcomeDropped, reason: ReasonSourceSuperseded},
+		"copy precondition failed": {body: s3Body("central", key1), want: OutcomeDropped, reason: ReasonSourceSuperseded,
+			setup: func(w *fakeWorld) {
+				w.configs["acme"] = []tenant.Config{s3Config("acme", "dst")}
+				w.s3.copyErr["dst"] = apiErr("PreconditionFailed")
+			}},
+		"copy access denied": {body: s3Body("central", key1), want: OutcomeRetry, reason: ReasonAccessDenied,
+			setup: func(w *fakeWorld) {
+				w.configs["acme"] = []tenant.Config{s3Config("acme", "dst")}
+				w.s3.copyErr["dst"] = apiErr("AccessDenied")
+			}},
+		"copy rejected": {body: s3Body("central", key1), want: OutcomeDropped, reason: ReasonDestinationRejected,
+			setup: func(w *fakeWorld) {
+				w.configs["acme"] = []tenant.Config{s3Config("acme", "dst")}
+				w.s3.copyErr["dst"] = apiErr("InvalidArgument")
+			}},
+		"CloudWatch rejects the request": {body: s3Body("central", key1), want: OutcomeDropped, reason: ReasonDestinationRejected,
+			setup: func(w *fakeWorld) {
+				w.sinkSetup = func(s *fakeSink) { s.failAt, s.failErr = 0, apiErr("InvalidParameterException") }
+			}},
+		"customer client unavailable": {body: s3Body("central", key1), want: OutcomeRetry, reason: ReasonTransient,
+			setup: func(w *fakeWorld) { w.cwErr["r"] = errors.New("no route to STS") }},
 		"worst of records wins": {body: s3Body("central", key1, "bad-key", "c1/acme/app/pod-1/missing.gz"), want: OutcomeDropped, reason: ReasonKeyLayout,
 			setup: func(w *fakeWorld) { w.configs["acme"] = []tenant.Config{cwConfig("acme", "/g", "r")} }},
 		"retry beats drop": {body: s3Body("central", "bad-key", key1), want: OutcomeRetry, reason: ReasonTransient,
@@ -138,7 +164,12 @@ func TestProcessObjectOutcomes(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(w)
 			}
-			p := w.processor(t, func(o *Options) { o.Metrics = NewMetrics(prometheus.NewRegistry(), false) })
+			p := w.processor(t, func(o *Options) {
+				o.Metrics = NewMetrics(prometheus.NewRegistry(), false)
+				if w.progress != nil {
+					o.Progress = w.progress
+				}
+			})
 			res := p.ProcessMessage(context.Background(), tc.body)
 			assert.Equal(t, tc.want, res.Outcome, "%+v", res)
 			assert.Equal(t, tc.reason, res.Reason, "%+v", res)
@@ -423,3 +454,10 @@ func TestCheckpointsWhileClosing(t *testing.T) {
 		}
 	}
 }
+
+type failingProgress struct{}
+
+func (failingProgress) Get(context.Context, string) (Progress, error) {
+	return Progress{}, apiErr("ProvisionedThroughputExceededException")
+}
+func (failingProgress) Put(context.Context, string, Progress) error { return nil }
