@@ -104,7 +104,7 @@ func NewPoller(client SQSAPI, h MessageHandler, o PollerOptions) (*Poller, error
 	return &Poller{sqs: client, h: h, o: o, log: o.Logger}, nil
 }
 
-// Ready reports whether the last receive succeeded (for /readyz).
+// Ready reports whether the poller is running and its last receive did not fail (for /readyz).
 func (p *Poller) Ready() bool { return p.ready.Load() }
 
 // Run polls until ctx ends, then stops receiving, lets in-flight messages finish within the grace
@@ -120,6 +120,7 @@ func (p *Poller) Run(ctx context.Context) error {
 
 	slots := make(chan struct{}, p.o.Workers)
 	var wg sync.WaitGroup
+	p.ready.Store(true)
 	backoff := p.o.ReceiveBackoff
 	for ctx.Err() == nil {
 		// Wait for at least one free slot before receiving.

@@ -256,3 +256,32 @@ func TestMessageBodies(t *testing.T) {
 	s3 := []byte(`{"Records":[{"eventSource":"aws:s3"}]}`)
 	assert.Equal(t, [][]byte{s3}, MessageBodies(s3))
 }
+
+type failingReceive struct{ *fakeSQS }
+
+func (failingReceive) ReceiveMessage(context.Context, *sqs.ReceiveMessageInput, ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error) {
+	return nil, apiErr("AccessDenied")
+}
+
+func TestPollerReadiness(t *testing.T) {
+	p, err := NewPoller(failingReceive{newFakeSQS()}, handlerFunc(func(context.Context, []byte) MessageResult { return MessageResult{} }),
+		PollerOptions{QueueURL: "q", ReceiveBackoff: time.Millisecond})
+	require.NoError(t, err)
+	assert.False(t, p.Ready(), "not ready before it runs")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	require.Eventually(t, func() bool { return !p.Ready() }, 5*time.Second, time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+
+	q := newFakeSQS()
+	p, err = NewPoller(q, handlerFunc(func(context.Context, []byte) MessageResult { return MessageResult{} }), PollerOptions{QueueURL: "q", WaitTime: 50 * time.Millisecond})
+	require.NoError(t, err)
+	ctx, cancel = context.WithCancel(context.Background())
+	go func() { done <- p.Run(ctx) }()
+	require.Eventually(t, p.Ready, 5*time.Second, time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	assert.False(t, p.Ready(), "not ready once stopped")
+}
