@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -257,21 +258,26 @@ func TestMessageBodies(t *testing.T) {
 	assert.Equal(t, [][]byte{s3}, MessageBodies(s3))
 }
 
-type failingReceive struct{ *fakeSQS }
+type failingReceive struct {
+	*fakeSQS
+	calls *atomic.Int64
+}
 
-func (failingReceive) ReceiveMessage(context.Context, *sqs.ReceiveMessageInput, ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error) {
+func (f failingReceive) ReceiveMessage(context.Context, *sqs.ReceiveMessageInput, ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error) {
+	f.calls.Add(1)
 	return nil, apiErr("AccessDenied")
 }
 
 func TestPollerReadiness(t *testing.T) {
-	p, err := NewPoller(failingReceive{newFakeSQS()}, handlerFunc(func(context.Context, []byte) MessageResult { return MessageResult{} }),
+	calls := &atomic.Int64{}
+	p, err := NewPoller(failingReceive{newFakeSQS(), calls}, handlerFunc(func(context.Context, []byte) MessageResult { return MessageResult{} }),
 		PollerOptions{QueueURL: "q", ReceiveBackoff: time.Millisecond})
 	require.NoError(t, err)
 	assert.False(t, p.Ready(), "not ready before it runs")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	require.Eventually(t, func() bool { return !p.Ready() }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return calls.Load() >= 2 && !p.Ready() }, 5*time.Second, time.Millisecond, "a failing receive makes it unready")
 	cancel()
 	require.NoError(t, <-done)
 
