@@ -485,11 +485,12 @@ func TestWriteSVG(t *testing.T) {
 			texts = append(texts, string(cd))
 		}
 	}
-	if polylines != 4+2 {
-		t.Errorf("%d polylines, want 6", polylines)
+	if polylines != 2*(4+2) {
+		t.Errorf("%d polylines, want 12", polylines)
 	}
 	all := strings.Join(texts, "|")
-	for _, want := range []string{"Test CPU <3>", "64 MiB objects", "parse/pipeline p2", "Throughput vs object size", "workers"} {
+	for _, want := range []string{"Test CPU <3>", "64 MiB objects", "parse/pipeline p2", "Throughput vs object size", "workers",
+		"MB per CPU-second, × floor", "0.6"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("chart lacks %q", want)
 		}
@@ -501,7 +502,7 @@ func TestWriteSVGEmpty(t *testing.T) {
 	if err := (&Report{}).WriteSVG(&b); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Count(b.String(), "not measured in this run") != 2 {
+	if strings.Count(b.String(), "not measured in this run") != 4 {
 		t.Errorf("empty chart:\n%s", b.String())
 	}
 }

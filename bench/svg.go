@@ -31,12 +31,21 @@ type panel struct {
 var palette = []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"}
 
 // WriteSVG draws throughput (MB/s of uncompressed input) against object size for every single-object
-// scenario, and end-to-end throughput against workers for every object size, side by side.
+// scenario and end-to-end throughput against workers for every object size; below them, the same related to
+// the floor on CPU time (MB per CPU-second over the floor's), which a busy machine disturbs far less.
 func (rep *Report) WriteSVG(w io.Writer) error {
-	left, right := rep.sizePanel(), rep.workersPanel()
+	mbps := func(r Result) float64 { return r.MBPerSec }
+	cpuRatio := func(r Result) float64 { return r.CPURatioToFloor }
+	const unit, ratio = "MB/s of uncompressed input", "MB per CPU-second, × floor"
+	panels := []panel{
+		rep.sizePanel("Throughput vs object size", unit, mbps),
+		rep.workersPanel("End to end: throughput vs workers", unit, mbps),
+		rep.sizePanel("Relative to the floor, on CPU time, vs object size", ratio, cpuRatio),
+		rep.workersPanel("End to end: relative to the floor, on CPU time, vs workers", ratio, cpuRatio),
+	}
 	const pw, ph = 560, 420
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", 2*pw, ph+40, 2*pw, ph+40)
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", 2*pw, 2*ph+40, 2*pw, 2*ph+40)
 	b.WriteString(`<rect width="100%" height="100%" fill="white"/>` + "\n")
 	title := "logrouter bench"
 	if rep.Commit != "" {
@@ -46,15 +55,16 @@ func (rep *Report) WriteSVG(w io.Writer) error {
 		title += fmt.Sprintf(" — %s, %d CPUs", rep.Machine.CPU, rep.Machine.CPUs)
 	}
 	fmt.Fprintf(&b, `<text x="%d" y="22" text-anchor="middle" font-size="14" font-weight="bold">%s</text>`+"\n", pw, html.EscapeString(title))
-	drawPanel(&b, left, 0, 40, pw, ph)
-	drawPanel(&b, right, pw, 40, pw, ph)
+	for i, p := range panels {
+		drawPanel(&b, p, (i%2)*pw, 40+(i/2)*ph, pw, ph)
+	}
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-func (rep *Report) sizePanel() panel {
-	p := panel{title: "Throughput vs object size", xLabel: "object size (uncompressed)", yLabel: "MB/s of uncompressed input"}
+func (rep *Report) sizePanel(title, yLabel string, y func(Result) float64) panel {
+	p := panel{title: title, xLabel: "object size (uncompressed)", yLabel: yLabel}
 	sizes := rep.sizes()
 	for _, s := range sizes {
 		p.categories = append(p.categories, strconv.Itoa(s)+" MiB")
@@ -72,16 +82,20 @@ func (rep *Report) sizePanel() panel {
 			lines[name] = s
 			order = append(order, name)
 		}
-		s.points = append(s.points, point{slices.Index(sizes, r.SizeMiB), r.MBPerSec})
+		if v := y(r); v > 0 {
+			s.points = append(s.points, point{slices.Index(sizes, r.SizeMiB), v})
+		}
 	}
 	for _, n := range order {
-		p.series = append(p.series, *lines[n])
+		if len(lines[n].points) > 0 {
+			p.series = append(p.series, *lines[n])
+		}
 	}
 	return p
 }
 
-func (rep *Report) workersPanel() panel {
-	p := panel{title: "End to end: throughput vs workers", xLabel: "workers", yLabel: "MB/s of uncompressed input"}
+func (rep *Report) workersPanel(title, yLabel string, y func(Result) float64) panel {
+	p := panel{title: title, xLabel: "workers", yLabel: yLabel}
 	var workers []int
 	for _, r := range rep.Results {
 		if r.Status == StatusOK && r.Scenario == EndToEnd && !slices.Contains(workers, r.Workers) {
@@ -95,8 +109,8 @@ func (rep *Report) workersPanel() panel {
 	for _, size := range rep.sizes() {
 		s := series{name: strconv.Itoa(size) + " MiB objects"}
 		for _, r := range rep.Results {
-			if r.Status == StatusOK && r.Scenario == EndToEnd && r.SizeMiB == size {
-				s.points = append(s.points, point{slices.Index(workers, r.Workers), r.MBPerSec})
+			if r.Status == StatusOK && r.Scenario == EndToEnd && r.SizeMiB == size && y(r) > 0 {
+				s.points = append(s.points, point{slices.Index(workers, r.Workers), y(r)})
 			}
 		}
 		if len(s.points) > 0 {
@@ -146,7 +160,8 @@ func drawPanel(b *strings.Builder, p panel, x0, y0, w, h int) {
 	}
 	yAt := func(v float64) float64 { return oy + ph - ph*v/top }
 	// Grid and y ticks.
-	for v := 0.0; v <= top+step/2; v += step {
+	for i := 0; float64(i)*step <= top+step/2; i++ {
+		v := math.Round(float64(i)*step*1e6) / 1e6
 		y := yAt(v)
 		fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#e5e5e5"/>`+"\n", ox, y, ox+pw, y)
 		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="end">%s</text>`+"\n", ox-6, y+4, strconv.FormatFloat(v, 'f', -1, 64))
@@ -170,8 +185,8 @@ func drawPanel(b *strings.Builder, p panel, x0, y0, w, h int) {
 		}
 		fmt.Fprintf(b, `<polyline fill="none" stroke="%s" stroke-width="2"%s points="%s"/>`+"\n", color, dash, strings.Join(pts, " "))
 		for _, pt := range s.points {
-			fmt.Fprintf(b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"><title>%s: %.1f MB/s</title></circle>`+"\n",
-				xAt(pt.x), yAt(pt.y), color, html.EscapeString(s.name), pt.y)
+			fmt.Fprintf(b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"><title>%s: %s</title></circle>`+"\n",
+				xAt(pt.x), yAt(pt.y), color, html.EscapeString(s.name), strconv.FormatFloat(pt.y, 'g', 3, 64))
 		}
 		// Legend: two columns below the axis.
 		lx := float64(x0+ml) + float64(i%2)*pw/2
