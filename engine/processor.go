@@ -114,6 +114,7 @@ type Processor struct {
 	buckets map[string]bool
 	stream  streamTemplate
 	limiter *tenantLimiter
+	objects *tenantLimiter // one delivery per object at a time: duplicate notifications wait, then skip
 	workers chan struct{}
 	breaker *breaker
 	m       *Metrics
@@ -172,6 +173,7 @@ func NewProcessor(clients Clients, configs ConfigSource, opts Options) (*Process
 		buckets: map[string]bool{},
 		stream:  tpl,
 		limiter: newTenantLimiter(o.TenantInFlight),
+		objects: newTenantLimiter(1),
 		workers: make(chan struct{}, o.Workers),
 		breaker: newBreaker(o.BreakerThreshold, o.BreakerCooldown, o.Now),
 		m:       o.Metrics,
@@ -372,6 +374,14 @@ func (p *Processor) processObject(ctx context.Context, obj ObjectRef, dry bool) 
 		return res
 	}
 
+	// S3 may notify an object twice, possibly in one message: deliver it once at a time, so that the
+	// second delivery finds the first one's progress.
+	releaseObj, _, err := p.objects.acquire(ctx, obj.Bucket+"/"+obj.Key)
+	if err != nil {
+		res.set(status{OutcomeRetry, ReasonInterrupted, err})
+		return res
+	}
+	defer releaseObj()
 	release, waited, err := p.limiter.acquire(ctx, key.TenantID)
 	if waited {
 		p.count(func(m *Metrics) { m.TenantWaits.Inc() })

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -461,3 +462,21 @@ func (failingProgress) Get(context.Context, string) (Progress, error) {
 	return Progress{}, apiErr("ProvisionedThroughputExceededException")
 }
 func (failingProgress) Put(context.Context, string, Progress) error { return nil }
+
+func TestDuplicateNotificationsDeliverOnce(t *testing.T) {
+	w := newFakeWorld()
+	w.s3.objects["central/"+key1] = vectorObject("m", 20)
+	w.configs["acme"] = []tenant.Config{cwConfig("acme", "/g", "r"), s3Config("acme", "b")}
+	p := w.processor(t)
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			res := p.ProcessMessage(context.Background(), s3Body("central", key1, key1))
+			assert.Equal(t, OutcomeSuccess, res.Outcome)
+		})
+	}
+	wg.Wait()
+	require.Len(t, w.sinksFor("/g"), 1, "one CloudWatch delivery for six notifications")
+	assert.Len(t, w.sinksFor("/g")[0].events, 20)
+	assert.Len(t, w.s3.copies, 1)
+}
