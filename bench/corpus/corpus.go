@@ -3,7 +3,7 @@
 // pod_name. Benchmarks, tests and the demo use it as their input.
 //
 // Each line carries the pod's Kubernetes metadata (labels, annotations, container, node, uid), which is most of
-// its bytes (~2.4 KB a line on average, of which the message is ~11-12%). Messages mix JSON application logs
+// its bytes (~2.4 KB a line on average, of which the message is ~10%). Messages mix JSON application logs
 // (timestamps in "ts" or "time"), Kubernetes audit events (stageTimestamp), klog lines, Go log lines, logfmt and
 // plain text. Timestamps are slightly out of order, as they are in real objects.
 //
