@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -67,12 +68,18 @@ func (p *Processor) streamObject(ctx context.Context, src S3API, obj ObjectRef, 
 			d.res.set(classifyCloudWatch(ctx, fmt.Errorf("CloudWatch Logs client for tenant %q: %w", d.cfg.TenantID, err)))
 			continue
 		}
-		d.sink = p.o.NewSink(ctx, client, scope, batcher.Destination{LogGroup: d.cfg.LogGroupName, LogStream: d.res.Stream}, p.batcherOptions(d.cfg))
+		d.ctx, d.cancel = context.WithCancel(ctx)
+		d.sink = p.o.NewSink(d.ctx, client, scope, batcher.Destination{LogGroup: d.cfg.LogGroupName, LogStream: d.res.Stream}, p.batcherOptions(d.cfg))
 		live = append(live, d)
 	}
 	if len(live) == 0 {
 		return
 	}
+	defer func() {
+		for _, d := range live {
+			d.cancel()
+		}
+	}()
 	out, err := src.GetObject(ctx, &s3.GetObjectInput{Bucket: &obj.Bucket, Key: &obj.Key, VersionId: nonEmpty(obj.VersionID)},
 		quietChecksum)
 	if err != nil {
@@ -100,6 +107,14 @@ func (p *Processor) streamObject(ctx context.Context, src S3API, obj ObjectRef, 
 	for _, d := range live {
 		d.ckpt = p.startCheckpoints(ctx, d)
 	}
+	// With several destinations each gets its own feeder, so that a slow one (throttled, retrying) holds
+	// the others back only until it is detached; with one, events go straight to its sink.
+	fan := len(live) > 1
+	if fan {
+		for _, d := range live {
+			d.startFeeder()
+		}
+	}
 	var idx int64
 	var readErr error
 	for {
@@ -112,19 +127,30 @@ func (p *Processor) streamObject(ctx context.Context, src S3API, obj ObjectRef, 
 			break
 		}
 		alive := false
+		var shared []byte // the message, copied once for every feeder
 		for _, d := range live {
-			if d.failed != nil {
+			if d.stopped() {
 				continue
 			}
 			alive = true
 			if idx < d.skip {
 				continue
 			}
-			if err := d.sink.Add(batcher.Event{Timestamp: ev.Timestamp, Message: ev.Message, Escaped: ev.Escaped}); err != nil {
-				d.failed = err
+			if !fan {
+				if err := d.sink.Add(batcher.Event{Timestamp: ev.Timestamp, Message: ev.Message, Escaped: ev.Escaped}); err != nil {
+					d.failed = err
+					continue
+				}
+				d.added++
 				continue
 			}
-			d.added++
+			if shared == nil {
+				shared = append(make([]byte, 0, len(ev.Message)), ev.Message...)
+			}
+			if !d.feed(ctx, batcher.Event{Timestamp: ev.Timestamp, Message: shared, Escaped: ev.Escaped}, p.o.DetachAfter) && d.detached.Load() {
+				p.log.Warn("slow destination detached from the object; it resumes on redelivery", "tenant", d.cfg.TenantID,
+					"log_group", d.cfg.LogGroupName, "log_stream", d.res.Stream, "after", p.o.DetachAfter.String())
+			}
 		}
 		if !alive {
 			break
@@ -133,6 +159,11 @@ func (p *Processor) streamObject(ctx context.Context, src S3API, obj ObjectRef, 
 		if idx&1023 == 0 && ctx.Err() != nil {
 			readErr = ctx.Err()
 			break
+		}
+	}
+	if fan {
+		for _, d := range live {
+			d.endFeed()
 		}
 	}
 	st := rd.Stats()
@@ -172,6 +203,8 @@ func (p *Processor) streamObject(ctx context.Context, src S3API, obj ObjectRef, 
 			d.res.Stats = &stats
 			acked := d.skip + r.Acked
 			switch {
+			case d.detached.Load():
+				d.res.set(status{OutcomeRetry, ReasonSlowDestination, fmt.Errorf("%s:%s accepted no event for %s while the object's other destinations went on", d.cfg.LogGroupName, d.res.Stream, p.o.DetachAfter)})
 			case err != nil:
 				d.res.set(classifyCloudWatch(ctx, fmt.Errorf("deliver to %s:%s: %w", d.cfg.LogGroupName, d.res.Stream, err)))
 			case readStatus.Outcome == OutcomeRetry:
@@ -238,3 +271,96 @@ func (p *Processor) observeLatency(t tenant.Type, from time.Time) {
 // checksum (objects written before S3's default checksums, or by emulators); the gzip CRC still guards the
 // body.
 func quietChecksum(o *s3.Options) { o.DisableLogOutputChecksumValidationSkipped = true }
+
+// feederDepth bounds the events, and feederBytes the message bytes, queued for one destination's feeder.
+const (
+	feederDepth = 1024
+	feederBytes = 8 << 20
+)
+
+// feeder hands one destination its events on its own goroutine.
+type feeder struct {
+	ch      chan batcher.Event
+	space   chan struct{} // poked whenever queued bytes drop
+	queued  atomic.Int64
+	done    chan struct{}
+	closed  bool
+	failing atomic.Bool // the sink returned an error (d.failed, readable after done)
+}
+
+func (d *delivery) startFeeder() {
+	f := &feeder{ch: make(chan batcher.Event, feederDepth), space: make(chan struct{}, 1), done: make(chan struct{})}
+	d.feeder = f
+	go func() {
+		defer close(f.done)
+		for ev := range f.ch {
+			if !f.failing.Load() {
+				if err := d.sink.Add(ev); err != nil {
+					d.failed = err
+					f.failing.Store(true)
+				} else {
+					d.added++
+				}
+			}
+			f.queued.Add(-int64(len(ev.Message)))
+			select {
+			case f.space <- struct{}{}:
+			default:
+			}
+		}
+	}()
+}
+
+// stopped reports whether the destination takes no more events: its sink failed or it was detached.
+func (d *delivery) stopped() bool {
+	if d.feeder == nil {
+		return d.failed != nil
+	}
+	return d.feeder.failing.Load() || d.detached.Load()
+}
+
+// feed queues ev for the destination, waiting while its queue is full; after waiting detachAfter it
+// detaches the destination (stops its sink) and returns false.
+func (d *delivery) feed(ctx context.Context, ev batcher.Event, detachAfter time.Duration) bool {
+	f := d.feeder
+	var timer *time.Timer
+	for {
+		if f.queued.Load() < feederBytes || f.queued.Load() == 0 {
+			select {
+			case f.ch <- ev:
+				f.queued.Add(int64(len(ev.Message)))
+				if timer != nil {
+					timer.Stop()
+				}
+				return true
+			default:
+			}
+		}
+		if f.failing.Load() {
+			return false
+		}
+		if timer == nil {
+			timer = time.NewTimer(detachAfter)
+		}
+		select {
+		case <-f.space:
+		case <-time.After(10 * time.Millisecond): // the channel may have room without bytes moving
+		case <-timer.C:
+			d.detached.Store(true)
+			d.cancel() // unblocks the sink; what it acknowledged stays on record
+			return false
+		case <-ctx.Done():
+			timer.Stop()
+			return false
+		}
+	}
+}
+
+// endFeed lets the feeder drain and waits for it.
+func (d *delivery) endFeed() {
+	if d.feeder != nil && !d.feeder.closed {
+		d.feeder.closed = true
+		close(d.feeder.ch)
+		<-d.feeder.done
+	}
+}

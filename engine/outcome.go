@@ -74,6 +74,9 @@ const (
 	ReasonInterrupted  Reason = "interrupted"
 	ReasonConfigLookup Reason = "config_lookup"
 	ReasonProgress     Reason = "progress_store"
+	// ReasonSlowDestination: a destination stopped accepting events and was detached from the object's
+	// stream so its other destinations could finish; it resumes at its acknowledged offset.
+	ReasonSlowDestination Reason = "slow_destination"
 )
 
 // status is an outcome with its reason and cause.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -71,6 +72,9 @@ type Options struct {
 	// CheckpointInterval is how often a long CloudWatch delivery's acknowledged offset is persisted
 	// (default 1s), when the sink reports progress while running.
 	CheckpointInterval time.Duration
+	// DetachAfter is how long an object's event stream waits for one of its several CloudWatch destinations
+	// to accept an event before detaching it (its delivery resumes on redelivery); default 20s.
+	DetachAfter time.Duration
 	// Batcher adjusts every batcher's options (event size, out-of-window policy, ...).
 	Batcher func(*batcher.Options)
 	// Existence is shared by all batchers (default: a cache of 10,000 entries).
@@ -138,6 +142,9 @@ func NewProcessor(clients Clients, configs ConfigSource, opts Options) (*Process
 	}
 	if o.BreakerCooldown == 0 {
 		o.BreakerCooldown = 30 * time.Second
+	}
+	if o.DetachAfter == 0 {
+		o.DetachAfter = 20 * time.Second
 	}
 	if o.CheckpointInterval == 0 {
 		o.CheckpointInterval = time.Second
@@ -424,6 +431,11 @@ type delivery struct {
 	failed error // the sink's terminal error
 	saved  int64 // last checkpointed offset
 	ckpt   *checkpoints
+	// ctx is the sink's context; cancel stops it (detaching a slow destination, or at the end).
+	ctx      context.Context
+	cancel   context.CancelFunc
+	feeder   *feeder
+	detached atomic.Bool
 }
 
 func (p *Processor) newDelivery(key ObjectKey, c tenant.Config) *delivery {

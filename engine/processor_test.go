@@ -480,3 +480,68 @@ func TestDuplicateNotificationsDeliverOnce(t *testing.T) {
 	assert.Len(t, w.sinksFor("/g")[0].events, 20)
 	assert.Len(t, w.s3.copies, 1)
 }
+
+// stuckSink accepts n events, then blocks in Add until its context ends, like a batcher whose
+// destination throttles every request.
+type stuckSink struct {
+	fakeSink
+	ctx context.Context
+	n   int
+}
+
+func (s *stuckSink) Add(ev batcher.Event) error {
+	s.mu.Lock()
+	if len(s.events) < s.n {
+		s.events = append(s.events, batcher.Event{Timestamp: ev.Timestamp, Message: append([]byte(nil), ev.Message...)})
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.Unlock()
+	<-s.ctx.Done()
+	return s.ctx.Err()
+}
+
+func (s *stuckSink) Close() (batcher.Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return batcher.Result{Acked: int64(len(s.events))}, s.ctx.Err()
+}
+
+func TestSlowDestinationIsDetached(t *testing.T) {
+	w := newFakeWorld()
+	w.s3.objects["central/"+key1] = vectorObject("m", 5000)
+	w.configs["acme"] = []tenant.Config{cwConfig("acme", "/slow", "r"), cwConfig("acme", "/fast", "r")}
+	attempt := 0
+	var fast []*fakeSink
+	var slow []*stuckSink
+	p := w.processor(t, func(o *Options) {
+		o.DetachAfter = 50 * time.Millisecond
+		o.NewSink = func(ctx context.Context, _ batcher.API, _ string, d batcher.Destination, _ ...func(*batcher.Options)) LogSink {
+			if d.LogGroup == "/slow" {
+				n := 100
+				if attempt > 0 {
+					n = 1 << 30
+				}
+				s := &stuckSink{fakeSink: fakeSink{dest: d, failAt: -1}, ctx: ctx, n: n}
+				slow = append(slow, s)
+				return s
+			}
+			s := &fakeSink{dest: d, failAt: -1}
+			fast = append(fast, s)
+			return s
+		}
+	})
+	res := p.ProcessMessage(context.Background(), s3Body("central", key1))
+	assert.Equal(t, OutcomeRetry, res.Outcome)
+	assert.Equal(t, ReasonSlowDestination, res.Reason)
+	require.Len(t, fast, 1)
+	assert.Len(t, fast[0].events, 5000, "the healthy destination got the whole object")
+
+	attempt = 1
+	res = p.ProcessMessage(context.Background(), s3Body("central", key1))
+	require.Equal(t, OutcomeSuccess, res.Outcome, "%+v", res)
+	assert.Len(t, fast, 1, "the finished destination is not repeated")
+	require.Len(t, slow, 2)
+	require.Len(t, slow[1].events, 4900, "the detached destination resumes after what it acknowledged")
+	assert.Equal(t, "m 100", string(slow[1].events[0].Message))
+}
