@@ -36,6 +36,7 @@ type Settings struct {
 	TenantMetrics    bool
 	BreakerThreshold int
 	BreakerCooldown  time.Duration
+	DetachAfter      time.Duration
 }
 
 // ParseBuckets splits a comma-separated bucket list, dropping blanks.
@@ -139,6 +140,7 @@ func NewRuntime(ctx context.Context, base aws.Config, s Settings, reg prometheus
 		TenantInFlight:    s.TenantInFlight,
 		BreakerThreshold:  s.BreakerThreshold,
 		BreakerCooldown:   s.BreakerCooldown,
+		DetachAfter:       s.DetachAfter,
 		Progress:          progress,
 		Batcher: func(o *batcher.Options) {
 			if s.MaxEventBytes != 0 {

@@ -38,6 +38,7 @@ func (f *engineFlags) declare(fs *flagSet) {
 	fs.Bool(&f.s.TenantMetrics, "tenant-metrics", "LOGROUTER_TENANT_METRICS", false, "add per-tenant metrics (logrouter_tenant_*); keep off for large fleets")
 	fs.Int(&f.s.BreakerThreshold, "breaker-threshold", "LOGROUTER_BREAKER_THRESHOLD", 3, "consecutive AccessDenied errors that open a tenant's circuit breaker (negative = never)")
 	fs.Duration(&f.s.BreakerCooldown, "breaker-cooldown", "LOGROUTER_BREAKER_COOLDOWN", 30*time.Second, "how long an open circuit breaker fails the tenant's deliveries fast")
+	fs.Duration(&f.s.DetachAfter, "detach-after", "LOGROUTER_DETACH_AFTER", 20*time.Second, "how long an object's stream waits for one of its several CloudWatch destinations before detaching it (it resumes on redelivery)")
 	fs.String(&f.logLevel, "log-level", "LOGROUTER_LOG_LEVEL", "info", "debug, info, warn or error")
 }
 
