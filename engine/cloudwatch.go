@@ -117,6 +117,7 @@ func (p *Processor) streamObject(ctx context.Context, src S3API, obj ObjectRef, 
 	}
 	var idx int64
 	var readErr error
+	var slab []byte // fan-out copies are carved from slabs, never reused: feeders may still hold them
 	for {
 		ev, err := rd.Next()
 		if err == io.EOF {
@@ -145,7 +146,12 @@ func (p *Processor) streamObject(ctx context.Context, src S3API, obj ObjectRef, 
 				continue
 			}
 			if shared == nil {
-				shared = append(make([]byte, 0, len(ev.Message)), ev.Message...)
+				if len(ev.Message) > cap(slab)-len(slab) {
+					slab = make([]byte, 0, max(slabBytes, len(ev.Message)))
+				}
+				n := len(slab)
+				slab = append(slab, ev.Message...)
+				shared = slab[n:len(slab):len(slab)]
 			}
 			if !d.feed(ctx, batcher.Event{Timestamp: ev.Timestamp, Message: shared, Escaped: ev.Escaped}, p.o.DetachAfter) && d.detached.Load() {
 				p.log.Warn("slow destination detached from the object; it resumes on redelivery", "tenant", d.cfg.TenantID,
@@ -276,6 +282,7 @@ func quietChecksum(o *s3.Options) { o.DisableLogOutputChecksumValidationSkipped 
 const (
 	feederDepth = 1024
 	feederBytes = 8 << 20
+	slabBytes   = 1 << 20
 )
 
 // feeder hands one destination its events on its own goroutine.
