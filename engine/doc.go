@@ -1,0 +1,14 @@
+// Package engine turns S3 event notifications into deliveries: it parses SQS message bodies (S3 events,
+// optionally in an SNS envelope), maps each object key to its tenant, looks up the tenant's delivery
+// configs, and delivers the object to every admitted destination concurrently — CloudWatch Logs through one
+// streaming decode shared by all of them (parser → batcher), S3 by server-side copy.
+//
+// Every message, object and destination ends with an Outcome: success (delete), dropped (non-recoverable:
+// delete and count by Reason) or retry (leave for redelivery). Progress per (object version, destination)
+// is kept in a ProgressStore so that a retry, also in another process after a crash, repeats no delivery
+// that succeeded and resumes CloudWatch delivery after the acknowledged prefix.
+//
+// Poller (SQS long polling), NewLambdaHandler (Lambda SQS events with partial batch failures) and the
+// Processor's Process/Plan methods (manual mode) are the three ways in; NewRuntime wires a Processor from
+// the deployment's Settings.
+package engine
