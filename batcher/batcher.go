@@ -230,16 +230,19 @@ type Batcher struct {
 	maxU   int // largest message per event
 	prefix []byte
 
-	addMu   sync.Mutex
-	closed  bool
-	nextSeq int64
-	arena   []byte
-	win     []item // sorted by (ts, seq)
-	fresh   []item // appended since the last sort
-	spare   []item
-	winU    int64 // Σ(ulen + 26) over the window
-	winWire int64
-	winN    int
+	addMu     sync.Mutex
+	closed    bool
+	nextSeq   int64
+	arena     []byte
+	win       []item // sorted by (ts, seq)
+	fresh     []item // appended since the last sort
+	spare     []item
+	order     []int   // build scratch
+	pieces    []piece // build scratch
+	altPieces []piece
+	winU      int64 // Σ(ulen + 26) over the window
+	winWire   int64
+	winN      int
 
 	queue chan *request
 	wg    sync.WaitGroup

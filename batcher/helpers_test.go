@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/logrouter/logrouter/internal/cwlfake"
 )
@@ -51,7 +52,16 @@ func deliver(t testing.TB, b *Batcher, evs []Event) Result {
 // textOf is what CloudWatch stores for an input event.
 func textOf(ev Event) string {
 	if !ev.Escaped {
-		return string([]rune(string(ev.Message)))
+		if utf8.Valid(ev.Message) {
+			return string(ev.Message)
+		}
+		out := make([]byte, 0, len(ev.Message)+16)
+		for i := 0; i < len(ev.Message); {
+			r, n := utf8.DecodeRune(ev.Message[i:])
+			out = utf8.AppendRune(out, r)
+			i += n
+		}
+		return string(out)
 	}
 	var s string
 	if err := json.Unmarshal([]byte(`"`+string(ev.Message)+`"`), &s); err != nil {

@@ -86,10 +86,13 @@ func (b *Batcher) flushOne() error {
 	}
 }
 
-// build takes events for one request out of the sorted window: starting at the oldest pending event (or at
-// the event holding back acknowledgements, when the input ran too far ahead of it), every event within 24
-// hours of it that still fits, in time order. Messages too large for one event are cut to fill the
-// remaining room.
+// piece is a part of window item idx planned for a request: wire bytes [off, off+wn), un unescaped bytes.
+type piece struct{ idx, off, wn, un int }
+
+// build takes events for one request out of the sorted window. The candidates are the pending events within
+// 24 hours from the anchor (see pickAnchor). First fit in time order is tried first; when it fills less than
+// 98% of the request, first fit by decreasing size (oversized messages last, cut to fill the room) is tried
+// as well and the fuller plan wins. Messages too large for one event are cut on character boundaries.
 func (b *Batcher) build() *request {
 	req := &request{done: make(chan struct{})}
 	req.seqs = (*seqPool.Get().(*[]int64))[:0]
@@ -97,38 +100,109 @@ func (b *Batcher) build() *request {
 		req.body = bodyPool.Get().(*[]byte)
 		*req.body = append((*req.body)[:0], b.prefix...)
 	}
-	anchor := 0
-	if oldest := b.acks.oldestPending(); b.nextSeq-oldest > maxAckLag {
-		for i := range b.win {
-			if b.win[i].seq == oldest {
-				anchor = i
-				break
+	anchor, forced := b.pickAnchor()
+	limitTS := b.win[anchor].ts + MaxSpan.Milliseconds()
+	order := b.order[:0]
+	for i := anchor; i < len(b.win) && b.win[i].ts <= limitTS; i++ {
+		order = append(order, i)
+	}
+	pieces, room := b.plan(order, b.pieces[:0])
+	if !forced && room > MaxRequestBytes/50 {
+		slices.SortStableFunc(order, func(x, y int) int {
+			a, c := &b.win[x], &b.win[y]
+			switch {
+			case a.split != c.split:
+				if a.split {
+					return 1
+				}
+				return -1
+			case a.split:
+				return 0
 			}
+			return c.ulen - a.ulen
+		})
+		alt, altRoom := b.plan(order, b.altPieces[:0])
+		if altRoom < room {
+			pieces, b.altPieces = alt, pieces
+			slices.SortFunc(pieces, func(x, y piece) int {
+				if x.idx != y.idx {
+					return x.idx - y.idx
+				}
+				return x.off - y.off
+			})
+		} else {
+			b.altPieces = alt
 		}
 	}
-	limitTS := b.win[anchor].ts + MaxSpan.Milliseconds()
-	room := MaxRequestBytes
-	removed := 0
-	for i := anchor; i < len(b.win) && req.n < MaxRequestEvents && room > EventOverhead; i++ {
-		it := &b.win[i]
-		if it.ts > limitTS {
+	b.order = order
+	b.commit(req, pieces)
+	b.pieces = pieces[:0]
+	if req.body != nil {
+		*req.body = append(*req.body, ']', '}')
+	}
+	return req
+}
+
+// plan simulates filling one request with the window items in order; it returns the planned pieces and the
+// room left.
+func (b *Batcher) plan(order []int, out []piece) ([]piece, int) {
+	room, n := MaxRequestBytes, 0
+	for _, i := range order {
+		if n >= MaxRequestEvents || room <= EventOverhead {
 			break
 		}
-		wn, un := len(it.wire), it.ulen
-		if un+EventOverhead > room || (it.split && un > b.maxU) {
-			if !it.split {
-				continue
+		it := &b.win[i]
+		if !it.split {
+			if it.ulen+EventOverhead <= room {
+				out = append(out, piece{i, 0, len(it.wire), it.ulen})
+				room -= it.ulen + EventOverhead
+				n++
 			}
-			wn, un = cut(it.wire, it.plain, min(room-EventOverhead, b.maxU))
-			if wn == 0 {
-				continue
-			}
+			continue
 		}
-		b.addToRequest(req, it, wn, un)
-		room -= un + EventOverhead
-		if wn == len(it.wire) { // the whole (rest of the) message
-			b.winU -= int64(un + EventOverhead)
-			b.winWire -= int64(wn)
+		off, rest := 0, it.ulen
+		for rest > 0 && n < MaxRequestEvents && room > EventOverhead {
+			maxU := min(room-EventOverhead, b.maxU)
+			wn, un := len(it.wire)-off, rest
+			if rest > maxU {
+				wn, un = cut(it.wire[off:], it.plain, maxU)
+				if wn == 0 {
+					break
+				}
+			}
+			out = append(out, piece{i, off, wn, un})
+			off += wn
+			rest -= un
+			room -= un + EventOverhead
+			n++
+		}
+	}
+	return out, room
+}
+
+// commit moves the planned pieces (sorted by window index, then offset) into req.
+func (b *Batcher) commit(req *request, pieces []piece) {
+	removed := 0
+	for k := 0; k < len(pieces); {
+		idx := pieces[k].idx
+		it := &b.win[idx]
+		taken, takenU, count := 0, 0, 0
+		for ; k < len(pieces) && pieces[k].idx == idx; k++ {
+			p := pieces[k]
+			b.addToRequest(req, it, it.wire[p.off:p.off+p.wn], p.un)
+			taken = p.off + p.wn
+			takenU += p.un
+			count++
+		}
+		if taken == len(it.wire) { // the whole (rest of the) message
+			if count > 1 && it.prev == nil {
+				b.count("split", &b.stats.Split, 1)
+			}
+			if count > 1 {
+				b.acks.add(it.seq, int32(count-1))
+			}
+			b.winU -= int64(takenU + EventOverhead)
+			b.winWire -= int64(taken)
 			b.winN--
 			it.ulen = 0
 			it.wire = nil
@@ -138,33 +212,72 @@ func (b *Batcher) build() *request {
 		if it.prev == nil {
 			b.count("split", &b.stats.Split, 1)
 		}
-		b.acks.add(it.seq, 1) // the piece in this request, besides the rest still pending
-		it.wire = it.wire[wn:]
-		it.ulen -= un
+		b.acks.add(it.seq, int32(count)) // the pieces in this request, besides the rest still pending
+		it.wire = it.wire[taken:]
+		it.ulen -= takenU
 		it.prev = req
-		b.winU -= int64(un)
-		b.winWire -= int64(wn)
+		b.winU -= int64(takenU)
+		b.winWire -= int64(taken)
 	}
 	if removed > 0 {
 		b.win = slices.DeleteFunc(b.win, func(it item) bool { return it.ulen == 0 })
 	}
-	if req.body != nil {
-		*req.body = append(*req.body, ']', '}')
-	}
-	return req
 }
 
-func (b *Batcher) addToRequest(req *request, it *item, wn, un int) {
-	if it.prev != nil && (len(req.deps) == 0 || req.deps[len(req.deps)-1] != it.prev) {
+func (b *Batcher) addToRequest(req *request, it *item, wire []byte, un int) {
+	if it.prev != nil && it.prev != req && !slices.Contains(req.deps, it.prev) {
 		req.deps = append(req.deps, it.prev)
 	}
 	if req.body != nil {
-		*req.body = appendEventJSON(*req.body, req.n == 0, it.ts, it.wire[:wn])
+		*req.body = appendEventJSON(*req.body, req.n == 0, it.ts, wire)
 	} else {
 		req.ts = append(req.ts, it.ts)
-		req.wires = append(req.wires, it.wire[:wn])
+		req.wires = append(req.wires, wire)
 	}
 	req.seqs = append(req.seqs, it.seq)
 	req.n++
 	req.bytes += un + EventOverhead
+}
+
+// pickAnchor chooses where the next request starts in the sorted window: the oldest event whose 24-hour
+// range holds at least a full request's worth of pending events; failing that, the event whose 24-hour range
+// holds the most; when draining at Close, the oldest event. When the input has run more than maxAckLag events ahead of the oldest unacknowledged event,
+// that event is the anchor, so acknowledgements (and their bookkeeping) cannot stall behind it.
+func (b *Batcher) pickAnchor() (anchor int, forced bool) {
+	if oldest := b.acks.oldestPending(); b.nextSeq-oldest > maxAckLag {
+		for i := range b.win {
+			if b.win[i].seq == oldest {
+				return i, true
+			}
+		}
+	}
+	if b.closed {
+		// Draining: no more input will arrive, and covering the sorted timestamps from the oldest on
+		// needs the fewest 24-hour ranges.
+		return 0, false
+	}
+	span := MaxSpan.Milliseconds()
+	best, bestSum := 0, 0
+	sum, n, j := 0, 0, 0
+	for i := range b.win {
+		if i > 0 {
+			sum -= b.win[i-1].ulen + EventOverhead
+			n--
+		}
+		if j < i {
+			j, sum, n = i, 0, 0
+		}
+		for j < len(b.win) && b.win[j].ts <= b.win[i].ts+span && sum < MaxRequestBytes && n < MaxRequestEvents {
+			sum += b.win[j].ulen + EventOverhead
+			n++
+			j++
+		}
+		if sum >= MaxRequestBytes || n >= MaxRequestEvents {
+			return i, false
+		}
+		if sum > bestSum {
+			best, bestSum = i, sum
+		}
+	}
+	return best, false
 }
