@@ -16,7 +16,7 @@ type LambdaOptions struct {
 	// Workers bounds records processed at once (default 2 × CPUs).
 	Workers int
 	// Reserve is the time before the invocation's deadline after which no new record is started and
-	// running ones are cancelled (their progress saved); default 10s.
+	// running ones are cancelled (their progress saved); default 10s, at most a quarter of the time left.
 	Reserve time.Duration
 	Metrics *Metrics
 }
@@ -39,8 +39,10 @@ func NewLambdaHandler(h MessageHandler, o LambdaOptions) func(context.Context, e
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 		work := ctx
 		if dl, ok := ctx.Deadline(); ok {
+			// A short function timeout must still leave time for work: reserve at most a quarter of it.
+			reserve := min(o.Reserve, time.Until(dl)/4)
 			var cancel context.CancelFunc
-			work, cancel = context.WithDeadline(ctx, dl.Add(-o.Reserve))
+			work, cancel = context.WithDeadline(ctx, dl.Add(-reserve))
 			defer cancel()
 		}
 		failed := make([]bool, len(ev.Records))

@@ -252,6 +252,15 @@ func TestLambdaHandler(t *testing.T) {
 	})
 }
 
+func TestLambdaShortTimeoutStillWorks(t *testing.T) {
+	h := NewLambdaHandler(handlerFunc(func(_ context.Context, b []byte) MessageResult { return outcomeOf(b) }), LambdaOptions{Reserve: 10 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second) // shorter than the reserve
+	defer cancel()
+	resp, err := h(ctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: "1", Body: "ok"}}})
+	require.NoError(t, err)
+	assert.Empty(t, resp.BatchItemFailures)
+}
+
 func TestMessageBodies(t *testing.T) {
 	assert.Equal(t, [][]byte{[]byte("x"), []byte("y")}, MessageBodies([]byte(`{"Records":[{"eventSource":"aws:sqs","body":"x"},{"eventSource":"aws:sqs","body":"y"}]}`)))
 	s3 := []byte(`{"Records":[{"eventSource":"aws:s3"}]}`)
