@@ -1,6 +1,7 @@
 package batcher
 
 import (
+	"encoding/binary"
 	"unicode/utf8"
 )
 
@@ -26,26 +27,62 @@ var safe = func() (t [256]bool) {
 
 var replacement = []byte("\uFFFD")
 
+// simpleEscape[c] is true when `\c` is a complete JSON escape standing for one byte.
+var simpleEscape = func() (t [256]bool) {
+	for _, c := range `"\/bfnrt` {
+		t[c] = true
+	}
+	return t
+}()
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// plainWord reports whether none of the 8 bytes of x needs attention: no control character, quote,
+// backslash or non-ASCII byte.
+func plainWord(x uint64) bool {
+	q := x ^ (lsb * '"')
+	bs := x ^ (lsb * '\\')
+	less := (x - lsb*0x20) & ^x // high bit set in the lowest byte < 0x20 (borrows only cause more hits above it)
+	quote := (q - lsb) & ^q     // ... in the lowest byte == '"'
+	bslash := (bs - lsb) & ^bs  // ... in the lowest byte == '\\'
+	return (less|quote|bslash|x)&msb == 0
+}
+
 // appendWire appends the canonical wire form of msg to dst. escaped says whether msg is already the body of
 // a JSON string (escape sequences intact). It returns the extended slice, the unescaped UTF-8 length of the
 // message, and plain: whether the appended bytes are the unescaped text itself (no escape sequences).
 func appendWire(dst, msg []byte, escaped bool) ([]byte, int, bool) {
-	// Fast path: printable ASCII without quote or backslash, possibly with valid multi-byte UTF-8.
+	// Fast path: bytes that go on the wire unchanged — printable ASCII, valid multi-byte UTF-8 and, in
+	// escaped input, the one-character escapes (two wire bytes for one text byte).
 	ascii := true
+	escapes := 0
 	i := 0
-	for ; i < len(msg); i++ {
+	for i < len(msg) {
+		if i+8 <= len(msg) && plainWord(binary.LittleEndian.Uint64(msg[i:])) {
+			i += 8
+			continue
+		}
 		c := msg[i]
-		if !safe[c] {
-			if c < utf8.RuneSelf {
-				break
-			}
+		switch {
+		case safe[c]:
+			i++
+		case c >= utf8.RuneSelf:
 			ascii = false
+			i++
+		case c == '\\' && escaped && i+1 < len(msg) && simpleEscape[msg[i+1]]:
+			escapes++
+			i += 2
+		default:
+			return appendWireSlow(dst, msg, escaped)
 		}
 	}
-	if i == len(msg) && (ascii || utf8.Valid(msg)) {
-		return append(dst, msg...), len(msg), true
+	if !ascii && !utf8.Valid(msg) {
+		return appendWireSlow(dst, msg, escaped)
 	}
-	return appendWireSlow(dst, msg, escaped)
+	return append(dst, msg...), len(msg) - escapes, escapes == 0
 }
 
 func appendWireSlow(dst, msg []byte, escaped bool) ([]byte, int, bool) {

@@ -1,7 +1,9 @@
 package batcher
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -132,4 +134,26 @@ func BenchmarkAppendWire(b *testing.B) {
 			dst, _, _ = appendWire(dst[:0], esc, true)
 		}
 	})
+}
+
+func TestPlainWord(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	interesting := []byte{0, 0x1f, 0x20, 0x21, '"', '#', '[', '\\', ']', 0x7f, 0x80, 0xff, 'a'}
+	for range 200000 {
+		var w [8]byte
+		for i := range w {
+			if rng.IntN(2) == 0 {
+				w[i] = interesting[rng.IntN(len(interesting))]
+			} else {
+				w[i] = byte(rng.IntN(256))
+			}
+		}
+		want := true
+		for _, c := range w {
+			want = want && safe[c]
+		}
+		if got := plainWord(binary.LittleEndian.Uint64(w[:])); got != want {
+			t.Fatalf("plainWord(%q) = %v, want %v", w, got, want)
+		}
+	}
 }

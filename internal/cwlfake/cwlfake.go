@@ -87,6 +87,10 @@ type Options struct {
 	Latency time.Duration
 	// Seed seeds the random fault generator (SetFaultRate). Default 1.
 	Seed uint64
+	// Discard makes PutLogEvents read the body and answer success without decoding, validating or storing
+	// anything (Requests still counts). For client benchmarks only: it keeps the endpoint's CPU cost out of
+	// the measurement.
+	Discard bool
 }
 
 // Event is one stored log event.
@@ -450,7 +454,12 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	var resp any
 	var aerr *apiError
+	if f.opts.Discard && op == "PutLogEvents" {
+		op = "discard"
+		resp = struct{}{}
+	}
 	switch op {
+	case "discard":
 	case "PutLogEvents":
 		resp, aerr = f.putLogEvents(body)
 	case "CreateLogGroup":
