@@ -220,6 +220,11 @@ func cut(w []byte, plain bool, maxU int) (wn, un int) {
 		return p, p
 	}
 	for wn < len(w) {
+		if wn+8 <= len(w) && un+8 <= maxU && plainWord(binary.LittleEndian.Uint64(w[wn:])) {
+			wn += 8
+			un += 8
+			continue
+		}
 		var n, u int
 		c := w[wn]
 		switch {

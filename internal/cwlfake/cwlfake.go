@@ -591,37 +591,20 @@ type rejectedInfo struct {
 }
 
 func (f *Fake) putLogEvents(body []byte) (any, *apiError) {
-	var in struct {
-		LogGroupName  string `json:"logGroupName"`
-		LogStreamName string `json:"logStreamName"`
-		SequenceToken string `json:"sequenceToken"`
-		Entity        any    `json:"entity"`
-		LogEvents     []struct {
-			Timestamp *int64          `json:"timestamp"`
-			Message   json.RawMessage `json:"message"`
-		} `json:"logEvents"`
+	in, err := parsePut(body)
+	if err != nil {
+		return nil, &apiError{http.StatusBadRequest, "SerializationException", "decode request: " + err.Error()}
 	}
-	if e := decode(body, &in); e != nil {
-		return nil, e
+	if !in.hasGroup || !in.hasStream || !in.hasEvents {
+		return nil, errInvalid("logGroupName, logStreamName and logEvents are required")
 	}
-	n := len(in.LogEvents)
+	n := len(in.msgs)
 	if n < 1 || n > MaxBatchEvents {
 		return nil, errInvalid("logEvents must hold 1 to %d events, got %d", MaxBatchEvents, n)
 	}
-	msgs := make([]string, n)
-	ts := make([]int64, n)
+	msgs, ts := in.msgs, in.ts
 	total := 0
-	for i, ev := range in.LogEvents {
-		if ev.Timestamp == nil || ev.Message == nil {
-			return nil, errInvalid("logEvents[%d]: timestamp and message are required", i)
-		}
-		if err := checkJSONString(ev.Message); err != nil {
-			return nil, &apiError{http.StatusBadRequest, "SerializationException", fmt.Sprintf("logEvents[%d].message: %v", i, err)}
-		}
-		if err := json.Unmarshal(ev.Message, &msgs[i]); err != nil {
-			return nil, &apiError{http.StatusBadRequest, "SerializationException", fmt.Sprintf("logEvents[%d].message: %v", i, err)}
-		}
-		ts[i] = *ev.Timestamp
+	for i := range n {
 		size := len(msgs[i]) + EventOverhead
 		if len(msgs[i]) == 0 {
 			return nil, errInvalid("logEvents[%d].message: minimum length is 1", i)
@@ -640,11 +623,11 @@ func (f *Fake) putLogEvents(body []byte) (any, *apiError) {
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	g := f.groups[in.LogGroupName]
+	g := f.groups[in.group]
 	if g == nil {
 		return nil, errNotFound("The specified log group does not exist.")
 	}
-	s := g.streams[in.LogStreamName]
+	s := g.streams[in.stream]
 	if s == nil {
 		return nil, errNotFound("The specified log stream does not exist.")
 	}
@@ -680,7 +663,7 @@ func (f *Fake) putLogEvents(body []byte) (any, *apiError) {
 	}
 	f.events += int64(tooNewStart - first)
 	f.puts = append(f.puts, PutRecord{
-		Group: in.LogGroupName, Stream: in.LogStreamName, Events: n, Bytes: total,
+		Group: in.group, Stream: in.stream, Events: n, Bytes: total,
 		Rejected: n - (tooNewStart - first), MinTimestamp: ts[0], MaxTimestamp: ts[n-1],
 	})
 	out := struct {
