@@ -27,6 +27,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
@@ -249,7 +250,7 @@ type Batcher struct {
 
 	acks ackTracker
 
-	statsMu sync.Mutex
+	statsMu sync.Mutex // guards Requests, Retries, Bytes, FillSum; the event counters are atomic
 	stats   Stats
 
 	failOnce sync.Once
@@ -320,12 +321,11 @@ func (b *Batcher) failure() error {
 	}
 }
 
+// count adds n to an event counter (atomically: Add and the senders count concurrently) and its metric.
 func (b *Batcher) count(outcome string, field *int64, n int64) {
-	b.statsMu.Lock()
-	*field += n
-	b.statsMu.Unlock()
+	atomic.AddInt64(field, n)
 	if m := b.opts.Metrics; m != nil {
-		m.events.WithLabelValues(outcome).Add(float64(n))
+		m.event(outcome).Add(float64(n))
 	}
 }
 
@@ -419,8 +419,18 @@ func (b *Batcher) Acked() int64 { return b.acks.acked() }
 // Stats returns a snapshot of the counters.
 func (b *Batcher) Stats() Stats {
 	b.statsMu.Lock()
-	defer b.statsMu.Unlock()
-	return b.stats
+	st := Stats{Requests: b.stats.Requests, Retries: b.stats.Retries, Bytes: b.stats.Bytes, FillSum: b.stats.FillSum}
+	b.statsMu.Unlock()
+	st.EventsIn = atomic.LoadInt64(&b.stats.EventsIn)
+	st.EventsOut = atomic.LoadInt64(&b.stats.EventsOut)
+	st.Split = atomic.LoadInt64(&b.stats.Split)
+	st.DroppedEmpty = atomic.LoadInt64(&b.stats.DroppedEmpty)
+	st.DroppedOutOfWindow = atomic.LoadInt64(&b.stats.DroppedOutOfWindow)
+	st.Clamped = atomic.LoadInt64(&b.stats.Clamped)
+	st.RejectedTooOld = atomic.LoadInt64(&b.stats.RejectedTooOld)
+	st.RejectedTooNew = atomic.LoadInt64(&b.stats.RejectedTooNew)
+	st.RejectedExpired = atomic.LoadInt64(&b.stats.RejectedExpired)
+	return st
 }
 
 // Close flushes the pending events, waits for every request in flight, and reports. After a failure it

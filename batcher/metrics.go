@@ -17,6 +17,8 @@ type Metrics struct {
 	creates       *prometheus.CounterVec // logrouter_batcher_create_calls_total{operation,result}
 	acked         prometheus.Counter     // logrouter_batcher_acked_events_total
 	deliveryError *prometheus.CounterVec // logrouter_batcher_failures_total{class}
+
+	eventsBy map[string]prometheus.Counter // resolved children of events
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil = not registered).
@@ -65,8 +67,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Batchers that ended with a terminal error, by class.",
 		}, []string{"class"}),
 	}
+	m.eventsBy = map[string]prometheus.Counter{}
+	for _, o := range []string{"in", "out", "split", "dropped_empty", "dropped_out_of_window", "clamped",
+		"rejected_too_old", "rejected_too_new", "rejected_expired"} {
+		m.eventsBy[o] = m.events.WithLabelValues(o)
+	}
 	if reg != nil {
 		reg.MustRegister(m.events, m.requests, m.retries, m.bytes, m.fill, m.duration, m.inFlight, m.creates, m.acked, m.deliveryError)
 	}
 	return m
+}
+
+func (m *Metrics) event(outcome string) prometheus.Counter {
+	if c, ok := m.eventsBy[outcome]; ok {
+		return c
+	}
+	return m.events.WithLabelValues(outcome)
 }
