@@ -192,6 +192,10 @@ func TestAckNeverAhead(t *testing.T) {
 		if err := b.Add(ev); err != nil {
 			t.Fatal(err)
 		}
+		// Memory stays bounded by the sort window (plus MaxInFlight requests, by construction).
+		if capU := int64(b.opts.SortWindow) * MaxRequestBytes; b.winU > capU || b.winN > b.opts.SortWindow*MaxRequestEvents {
+			t.Fatalf("window holds %d bytes / %d events, over its bound", b.winU, b.winN)
+		}
 		if i%800 == 0 || rng.IntN(1000) == 0 {
 			a := b.Acked()
 			if a < last {
