@@ -5,7 +5,7 @@
 //
 // Usage:
 //
-//	fakelogs [-addr 127.0.0.1:0] [-latency 0] [-throttle-rate 0] [-error-rate 0] [-max-event-bytes 1048576]
+//	fakelogs [-addr 127.0.0.1:0] [-latency 0] [-throttle-rate 0] [-error-rate 0] [-max-event-bytes 1048576] [-discard]
 package main
 
 import (
@@ -36,6 +36,7 @@ func run() error {
 	throttle := flag.Float64("throttle-rate", 0, "probability that a PutLogEvents request is throttled")
 	errRate := flag.Float64("error-rate", 0, "probability that a PutLogEvents request gets a 500")
 	maxEvent := flag.Int("max-event-bytes", cwlfake.MaxBatchBytes, "largest accepted event (message bytes + 26)")
+	discard := flag.Bool("discard", false, "accept PutLogEvents without decoding or storing (client benchmarks only)")
 	flag.Parse()
 
 	host, _, err := net.SplitHostPort(*addr)
@@ -48,6 +49,7 @@ func run() error {
 	fake := cwlfake.New(func(o *cwlfake.Options) {
 		o.Latency = *latency
 		o.MaxEventBytes = *maxEvent
+		o.Discard = *discard
 	})
 	if *throttle > 0 {
 		fake.SetFaultRate("PutLogEvents", cwlfake.FaultThrottle, *throttle)
