@@ -43,7 +43,9 @@
 // The hot path does not decode records. A purpose-built scanner walks the top-level members of each record,
 // notes where the values of the few keys it needs lie, and jumps over everything else — nested objects by
 // hopping between their brackets and counting quotes in between with vectorised byte searches (exact
-// string-by-string skipping where a backslash appears). Measured on Vector's records, where the message is a
+// string-by-string skipping where a backslash appears). A nested value that is byte for byte one of the last
+// few it skipped (the `kubernetes` metadata repeats on every line of a container) is passed over with one
+// memory comparison. Measured on Vector's records, where the message is a
 // tenth of the bytes and the rest is pod metadata, this is faster than goccy/go-json's Unmarshal into a
 // two-field struct, which still has to tokenize every skipped string. goccy/go-json does the rest, where its
 // full validation is wanted and the volume is small: compacting object and array messages, building the

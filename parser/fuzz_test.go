@@ -15,6 +15,8 @@ func FuzzReader(f *testing.F) {
 	for _, s := range []string{
 		`{"message":"hello","timestamp":"2025-08-30T10:00:00Z"}` + "\n",
 		`{"kubernetes":{"a":"}{","b":[1,{"c":"]"}]},"message":"x\"y\\u00e9"}` + "\n",
+		`{"kubernetes":{"a":"}"},"message":"1"}` + "\n" + `{"kubernetes":{"a":"}"}},"message":"2"}` + "\n" +
+			`{"kubernetes":{"a":"}"},"message":"3","x":{"a":"}"}}` + "\n" + `{"x":{"a":"}"`,
 		`[{"message":"a"},"b",3,[]]` + "\n[]\n",
 		"plain text\r\n\n  \nI0830 10:00:01.000000 1 x.go:1] klog\n",
 		`{"message":{"ts":1756548001}}` + "\n" + `{"level":"info","timestamp":"x"}`,
@@ -118,6 +120,16 @@ func FuzzReader(f *testing.F) {
 			},
 			"gzip, 3-byte chunks": func() *Reader {
 				return NewReader(bytes.NewReader(gz(t, data)), fallback, opts, func(o *Options) { o.ChunkBytes = 3 })
+			},
+			"no skip cache": func() *Reader {
+				r := NewReader(bytes.NewReader(data), fallback, opts)
+				r.skips.min = 0
+				return r
+			},
+			"skip cache for every nested value": func() *Reader {
+				r := NewReader(bytes.NewReader(data), fallback, opts)
+				r.skips.min = 1
+				return r
 			},
 		}
 		for name, mk := range variants {

@@ -100,6 +100,7 @@ type Reader struct {
 
 	ev      Event
 	sc      scanner
+	skips   skipCache
 	msgBuf  bytes.Buffer // compacted object/array messages and records without message
 	recBuf  []byte       // a record without message before compaction; text of an invalid-UTF-8 message
 	unesc   []byte       // unescaped message text for the timestamp rules
@@ -123,7 +124,8 @@ func NewReader(r io.Reader, fallback time.Time, optFns ...func(*Options)) *Reade
 	if o.ChunkBytes <= 0 {
 		o.ChunkBytes = defaultChunkBytes
 	}
-	return &Reader{opts: o, fallbackMs: fallback.UnixMilli(), in: &countingReader{r: r}}
+	return &Reader{opts: o, fallbackMs: fallback.UnixMilli(), in: &countingReader{r: r},
+		skips: skipCache{min: defaultSkipCacheMin}}
 }
 
 // Stats returns the counters so far. Call it from the goroutine that calls Next.
@@ -636,6 +638,16 @@ func (r *Reader) parseRecord(b []byte, i int, ev *Event) bool {
 				}
 				msgText, msgClass = text, class
 				e = end + 1
+			} else if j < len(b) && b[j] == '{' && r.skips.min > 0 {
+				if e = r.skips.lookup(b, j); e < 0 {
+					if e = sc.skipValue(j); e < 0 {
+						return false
+					}
+					r.skips.add(b[j:e])
+				}
+				if id == keyMessage {
+					msgClass = -1
+				}
 			} else {
 				if e = sc.skipValue(j); e < 0 {
 					return false

@@ -453,3 +453,42 @@ func TestDeterministic(t *testing.T) {
 		require.Equal(t, first, recs)
 	}
 }
+
+// TestSkipCache checks that remembering skipped nested values changes nothing: a line whose nested value
+// starts like a remembered one but differs, is longer, is cut short or is followed by something invalid
+// is judged exactly as without the cache.
+func TestSkipCache(t *testing.T) {
+	k := `{"container_id":"cri-o://0123456789abcdef","labels":{"app":"x","note":"a } \" ] { ["},"ips":["10.0.0.1"]}`
+	lines := []string{
+		`{"kubernetes":` + k + `,"message":"one"}`,
+		`{"kubernetes":` + k + `,"message":"two"}`,                                       // a hit
+		`{"kubernetes":` + k[:len(k)-1] + `,"x":1},"message":"longer"}`,                  // same prefix, longer
+		`{"kubernetes":` + k + `},"message":"extra bracket"}`,                            // a hit, then invalid
+		`{"kubernetes":` + k[:40],                                                        // cut short
+		`{"kubernetes":` + strings.Replace(k, "0123", "0124", 1) + `,"message":"3"}`,     // differs inside
+		`{"kubernetes":` + strings.Replace(k, `a } \"`, `a"} \"`, 1) + `,"message":"4"}`, // same length, ends early
+		`{"message":"five","kubernetes":` + k + `}`,
+		`{"message":"six","kubernetes":` + k + `  }`,
+		`{"message":"seven","kubernetes":` + k + `x}`,
+		`{"message":"eight","file":` + k + `,"kubernetes":` + k + `}`,
+	}
+	for i := 0; i < 6; i++ { // more distinct values than the cache holds
+		lines = append(lines, `{"kubernetes":`+strings.Replace(k, "0123", fmt.Sprint(i), 1)+`,"message":"m"}`)
+	}
+	lines = append(lines, lines...)
+	in := []byte(strings.Join(lines, "\n") + "\n")
+	read := func(min int) ([]record, Stats) {
+		r := NewReader(bytes.NewReader(in), fallback)
+		r.skips.min = min
+		recs, err := readAll(t, r)
+		require.NoError(t, err)
+		return recs, r.Stats()
+	}
+	want, wantStats := read(0)
+	require.Equal(t, int64(8), wantStats.MalformedLines) // the invalid lines above, twice
+	for _, min := range []int{1, defaultSkipCacheMin} {
+		got, st := read(min)
+		require.Equal(t, want, got, "cache min %d", min)
+		require.Equal(t, wantStats, st, "cache min %d", min)
+	}
+}

@@ -378,3 +378,50 @@ func escapeLen(s []byte) (int, bool) {
 	}
 	return 0, false
 }
+
+// The nested values a record skips are mostly the same from line to line: Vector repeats a container's
+// `kubernetes` metadata, ~70% of a line, on every line it collects from that container, and an object holds a
+// pod's few containers. skipCache remembers the last few distinct nested values skipped; a value whose bytes
+// equal a remembered one ends where that one did (skipping reads nothing past the value's closing bracket),
+// so one memory comparison replaces the walk over its strings.
+const (
+	skipCacheEntries = 4
+	// defaultSkipCacheMin is the shortest value worth remembering: shorter ones are cheap to walk.
+	defaultSkipCacheMin = 128
+	// skipCacheMax bounds the memory the cache holds: longer values are walked every time.
+	skipCacheMax = 64 << 10
+)
+
+type skipCache struct {
+	vals [skipCacheEntries][]byte // most recently used first
+	min  int                      // values shorter than min are not remembered; 0 disables the cache
+}
+
+// lookup returns the index just past the remembered value that b[i:] starts with, or -1.
+func (c *skipCache) lookup(b []byte, i int) int {
+	rest := b[i:]
+	for k := range c.vals {
+		v := c.vals[k]
+		if len(v) == 0 {
+			break
+		}
+		if len(v) <= len(rest) && rest[len(v)-1] == v[len(v)-1] && bytes.Equal(rest[:len(v)], v) {
+			if k > 0 {
+				copy(c.vals[1:k+1], c.vals[:k])
+				c.vals[0] = v
+			}
+			return i + len(v)
+		}
+	}
+	return -1
+}
+
+// add remembers v, forgetting the least recently used value.
+func (c *skipCache) add(v []byte) {
+	if len(v) < c.min || len(v) > skipCacheMax {
+		return
+	}
+	last := c.vals[skipCacheEntries-1]
+	copy(c.vals[1:], c.vals[:skipCacheEntries-1])
+	c.vals[0] = append(last[:0], v...)
+}
