@@ -118,8 +118,10 @@ type Options struct {
 	Tags          map[string]string // applied on group creation
 	Existence     *ExistenceCache   // shared across batchers; nil = private
 	Retry         RetryPolicy
-	Now           func() time.Time // default time.Now
-	Metrics       *Metrics         // optional
+	// AttemptTimeout bounds one PutLogEvents attempt (a timed-out attempt is retried); default 60s.
+	AttemptTimeout time.Duration
+	Now            func() time.Time // default time.Now
+	Metrics        *Metrics         // optional
 
 	// SortWindow is how many requests' worth of events (bytes and count) wait to be sorted and packed;
 	// default 4. Memory is about (SortWindow + MaxInFlight) request bodies.
@@ -160,6 +162,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.SortWindow == 0 {
 		o.SortWindow = 4
+	}
+	if o.AttemptTimeout <= 0 {
+		o.AttemptTimeout = 60 * time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -301,3 +301,24 @@ func TestRejectedEventsAccounted(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 }
+
+func TestAttemptTimeoutRetried(t *testing.T) {
+	// The first attempt hangs (endpoint latency beyond the attempt timeout); the retry succeeds.
+	srv := startFake(t)
+	srv.CreateLogStream(testDest.LogGroup, testDest.LogStream)
+	srv.SetLatency(500 * time.Millisecond)
+	b := newBatcher(t, srv, func(o *Options) { o.AttemptTimeout = 50 * time.Millisecond })
+	if err := b.Add(plainEvent(ms(fixedNow), 5)); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for srv.Requests("PutLogEvents") == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		srv.SetLatency(0)
+	}()
+	res, err := b.Close()
+	if err != nil || res.Acked != 1 || res.Stats.Retries < 1 || srv.EventCount() != 1 {
+		t.Fatalf("%v %+v, stored %d", err, res, srv.EventCount())
+	}
+}

@@ -170,7 +170,7 @@ func TestPropertyRandomStreams(t *testing.T) {
 	}{
 		"3 days, 1 MiB events":   {1, 400, 72 * time.Hour, DefaultMaxEventBytes, 3 << 20, 0, 20, true},
 		"3 days, 256 KiB events": {2, 250, 72 * time.Hour, LegacyMaxEventBytes, 3 << 20, 0, 20, true},
-		"12 days, shuffled within blocks of 20 events, correctness only": {3, 150, 12 * 24 * time.Hour, DefaultMaxEventBytes, 3 << 20, 0, 20, true},
+		"12 days, shuffled within blocks of 20 events, correctness only": {3, 80, 12 * 24 * time.Hour, DefaultMaxEventBytes, 3 << 20, 0, 20, true},
 		"one hour, many small events":                                    {4, 30000, time.Hour, DefaultMaxEventBytes, 300, 0, 0, false},
 	}
 	for name, tc := range tests {

@@ -75,7 +75,7 @@ func (b *Batcher) send(req *request) {
 			b.accepted(req, out)
 			return nil
 		}
-		if classify(err) != classNotFound {
+		if errors.As(err, new(backoffErr)) || classify(err) != classNotFound {
 			return err
 		}
 		createdNow, cerr := b.ensureDestination()
@@ -104,6 +104,17 @@ func (b *Batcher) send(req *request) {
 func disableSDKRetries(o *cloudwatchlogs.Options) { o.RetryMaxAttempts = 1 }
 
 func (b *Batcher) put(req *request) (*cloudwatchlogs.PutLogEventsOutput, error) {
+	ctx, cancel := context.WithTimeout(b.ctx, b.opts.AttemptTimeout)
+	defer cancel()
+	out, err := b.putAttempt(ctx, req)
+	if err != nil && b.ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		// The attempt timed out, not the delivery: a network failure, retried with backoff.
+		return nil, backoffErr{fmt.Errorf("attempt timed out after %v: %w", b.opts.AttemptTimeout, err)}
+	}
+	return out, err
+}
+
+func (b *Batcher) putAttempt(ctx context.Context, req *request) (*cloudwatchlogs.PutLogEventsOutput, error) {
 	in := &cloudwatchlogs.PutLogEventsInput{
 		LogGroupName:  aws.String(b.dest.LogGroup),
 		LogStreamName: aws.String(b.dest.LogStream),
@@ -118,11 +129,11 @@ func (b *Batcher) put(req *request) (*cloudwatchlogs.PutLogEventsOutput, error) 
 			}
 			in.LogEvents = evs
 		}
-		return b.client.PutLogEvents(b.ctx, in, disableSDKRetries)
+		return b.client.PutLogEvents(ctx, in, disableSDKRetries)
 	}
 	in.LogEvents = []types.InputLogEvent{}
 	body := *req.body
-	return b.client.PutLogEvents(b.ctx, in, disableSDKRetries, func(o *cloudwatchlogs.Options) {
+	return b.client.PutLogEvents(ctx, in, disableSDKRetries, func(o *cloudwatchlogs.Options) {
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
 			_, err := s.Serialize.Swap("OperationSerializer", &rawBodySerializer{body: body})
 			return err
