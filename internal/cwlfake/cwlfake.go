@@ -43,6 +43,10 @@ const (
 	MaxSpan        = 24 * time.Hour
 	MaxAge         = 14 * 24 * time.Hour
 	MaxFuture      = 2 * time.Hour
+	// getPageBytes bounds one GetLogEvents page (CloudWatch: 1 MB). Kept small because responses of a few
+	// hundred KB intermittently fail in the SDK client (v1.92) with "use of closed network connection" on
+	// loopback; callers page with nextForwardToken either way.
+	getPageBytes = 64 << 10
 	// MaxBodyBytes bounds what the fake reads of one request body.
 	MaxBodyBytes = 16 << 20
 	targetPrefix = "Logs_20140328."
@@ -346,6 +350,9 @@ func errNotFound(msg string) *apiError {
 func writeError(w http.ResponseWriter, e *apiError) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("X-Amzn-ErrorType", e.code)
+	// The SDK client (v1.92) intermittently breaks a later request on a connection reused after an error
+	// response ("use of closed network connection"); not reusing such connections avoids it.
+	w.Header().Set("Connection", "close")
 	w.WriteHeader(e.status)
 	body, _ := json.Marshal(map[string]string{"__type": e.code, "message": e.message})
 	_, _ = w.Write(body)
@@ -358,6 +365,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	_, _ = w.Write(body)
 }
 
@@ -439,6 +447,12 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{http.StatusBadRequest, "MissingAuthenticationTokenException", "request is not signed"})
 		return
 	}
+	if f.opts.Discard && op == "PutLogEvents" {
+		if _, err := io.Copy(io.Discard, r.Body); err == nil {
+			writeJSON(w, struct{}{})
+		}
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 	if err != nil {
 		return // the client went away
@@ -454,12 +468,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	var resp any
 	var aerr *apiError
-	if f.opts.Discard && op == "PutLogEvents" {
-		op = "discard"
-		resp = struct{}{}
-	}
 	switch op {
-	case "discard":
 	case "PutLogEvents":
 		resp, aerr = f.putLogEvents(body)
 	case "CreateLogGroup":
@@ -755,7 +764,7 @@ func (f *Fake) getLogEvents(body []byte) (any, *apiError) {
 	end, size := start, 0
 	for end < len(evs) && end-start < limit {
 		sz := len(evs[end].Message) + EventOverhead
-		if end > start && size+sz > MaxBatchBytes {
+		if end > start && size+sz > getPageBytes {
 			break
 		}
 		size += sz
