@@ -98,6 +98,7 @@ type Reader struct {
 	arr    scanner
 	arrPos int // next element of an array line; 0 when no array is pending
 
+	bufs    *readerBuffers // pooled buffers, returned at the terminal error (pool.go)
 	ev      Event
 	sc      scanner
 	skips   skipCache
@@ -166,6 +167,7 @@ func (r *Reader) Next() (*Event, error) {
 		line, err := r.readLine()
 		if err != nil {
 			r.err = err
+			r.releaseBuffers()
 			return nil, err
 		}
 		if len(line) > 0 && line[len(line)-1] == '\r' {
@@ -265,10 +267,11 @@ func (r *Reader) readLine() ([]byte, error) {
 func (r *Reader) nextChunk() ([]byte, error) {
 	if !r.opened {
 		r.opened = true
+		r.takeBuffers()
 		if r.opts.Pipeline {
 			r.src = newPipeSource(r, r.opts.ChunkBytes)
 		} else {
-			s := &syncSource{buf: make([]byte, r.opts.ChunkBytes)}
+			s := &syncSource{buf: chunkBuffer(r.bufs.chunk, r.opts.ChunkBytes)}
 			s.r, r.gzip, s.err = r.open()
 			r.src = s
 		}
@@ -277,16 +280,24 @@ func (r *Reader) nextChunk() ([]byte, error) {
 }
 
 // open detects the input's format and returns the reader of its uncompressed bytes. When pipelined it runs
-// on the pipeline goroutine, so it touches no field of r but r.in.
+// on the pipeline goroutine, so it touches no field of r but r.in and the decompressor's in r.bufs.
 func (r *Reader) open() (io.Reader, bool, error) {
-	br := bufio.NewReaderSize(r.in, 32<<10)
+	b := r.bufs
+	if b.br == nil {
+		b.br = bufio.NewReaderSize(r.in, 32<<10)
+	} else {
+		b.br.Reset(r.in)
+	}
+	br := b.br
 	magic, _ := br.Peek(2)
 	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
+		if b.zr == nil {
+			b.zr = new(gzip.Reader)
+		}
+		if err := b.zr.Reset(br); err != nil {
 			return nil, true, err
 		}
-		return zr, true, nil
+		return b.zr, true, nil
 	}
 	return br, false, nil
 }
@@ -373,7 +384,10 @@ type pipeSource struct {
 	once sync.Once
 	cur  []byte
 	err  error
-	gzip *bool // the Reader's flag, set on Next's goroutine from what the pipeline goroutine found
+	size int
+	// finished tells that the goroutine has handed over its last chunk and returns.
+	finished bool
+	gzip     *bool // the Reader's flag, set on Next's goroutine from what the pipeline goroutine found
 	// exited is closed when the pipeline goroutine returns.
 	exited chan struct{}
 }
@@ -384,9 +398,15 @@ func newPipeSource(r *Reader, size int) *pipeSource {
 		free:   make(chan []byte, pipelineBuffers),
 		done:   make(chan struct{}),
 		exited: make(chan struct{}),
+		size:   size,
 	}
-	for range pipelineBuffers {
-		p.free <- make([]byte, size)
+	pooled := r.bufs.pipe
+	for i := range pipelineBuffers {
+		var b []byte
+		if i < len(pooled) {
+			b = pooled[i]
+		}
+		p.free <- chunkBuffer(b, size)
 	}
 	p.gzip = &r.gzip
 	go p.run(r)
@@ -432,6 +452,7 @@ func (p *pipeSource) next() ([]byte, error) {
 	}
 	c := <-p.full
 	p.err = c.err
+	p.finished = c.err != nil
 	*p.gzip = c.gzip
 	if len(c.b) == 0 {
 		if c.b != nil {
@@ -447,6 +468,26 @@ func (p *pipeSource) next() ([]byte, error) {
 }
 
 func (p *pipeSource) close() { p.once.Do(func() { close(p.done) }) }
+
+// buffers appends the ring's buffers to dst; the goroutine must have exited.
+func (p *pipeSource) buffers(dst [][]byte) [][]byte {
+	if p.cur != nil {
+		dst = append(dst, p.cur[:cap(p.cur)])
+		p.cur = nil
+	}
+	for {
+		select {
+		case b := <-p.free:
+			dst = append(dst, b[:cap(b)])
+		case c := <-p.full:
+			if c.b != nil {
+				dst = append(dst, c.b[:cap(c.b)])
+			}
+		default:
+			return dst
+		}
+	}
+}
 
 // ---- turning a line into events ----
 

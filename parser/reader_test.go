@@ -492,3 +492,63 @@ func TestSkipCache(t *testing.T) {
 		require.Equal(t, wantStats, st, "cache min %d", min)
 	}
 }
+
+// TestBuffersReused reads objects one after another, so that each Reader takes the buffers (line, text and
+// chunk buffers, decompressor, skip cache) a finished one left: every reading yields what the first did,
+// whatever was read before, including after a corrupt stream and a Reader abandoned half-way.
+func TestBuffersReused(t *testing.T) {
+	raw, err := os.ReadFile("testdata/vector-kubernetes-logs.ndjson")
+	require.NoError(t, err)
+	long := `{"message":"` + strings.Repeat("x\\\"y", 70_000) + `","timestamp":"2025-08-30T10:00:00Z"}` + "\n"
+	plain := append(bytes.Repeat(raw, 3), long...)
+	zipped := gz(t, append([]byte(long), bytes.Repeat(raw, 20)...))
+	inputs := map[string][]byte{
+		"plain":     plain,
+		"gzip":      zipped,
+		"corrupt":   zipped[:len(zipped)*2/3],
+		"multi":     append(gz(t, raw), gz(t, []byte("second member\n"))...),
+		"not json":  []byte("I0830 11:27:01.564974 1 x.go:1] klog\n{\"kubernetes\":{\"a\":1}\n"),
+		"no output": nil,
+	}
+	type result struct {
+		recs []record
+		err  string
+	}
+	read := func(in []byte, pipe bool, chunk int) result {
+		r := NewReader(bytes.NewReader(in), fallback, func(o *Options) { o.Pipeline = pipe; o.ChunkBytes = chunk })
+		defer r.Close()
+		recs, err := readAll(t, r)
+		res := result{recs: recs}
+		if err != nil {
+			res.err = err.Error()
+		}
+		return res
+	}
+	names := []string{"plain", "gzip", "corrupt", "multi", "not json", "no output"}
+	want := map[string]result{}
+	for _, name := range names {
+		want[name] = read(inputs[name], false, 0)
+	}
+	require.NotEmpty(t, want["corrupt"].err)
+	for round := range 2 {
+		for i := range names {
+			name := names[(i+round)%len(names)]
+			for _, pipe := range []bool{false, true} {
+				for _, chunk := range []int{0, 1000} {
+					require.Equal(t, want[name], read(inputs[name], pipe, chunk), "%s pipelined %v chunk %d round %d", name, pipe, chunk, round)
+				}
+			}
+			// closed half-way: its last event stays valid, its buffers are not reused
+			r := NewReader(bytes.NewReader(inputs[name]), fallback, func(o *Options) { o.Pipeline = round%2 == 0 })
+			ev, err := r.Next()
+			r.Close()
+			if err == nil {
+				first := toRecord(t, ev)
+				require.Equal(t, want[name].recs[0], first)
+				other := names[(i+round+1)%len(names)]
+				require.Equal(t, want[other], read(inputs[other], false, 0))
+				require.Equal(t, first, toRecord(t, ev))
+			}
+		}
+	}
+}
