@@ -43,9 +43,11 @@ const (
 	MaxSpan        = 24 * time.Hour
 	MaxAge         = 14 * 24 * time.Hour
 	MaxFuture      = 2 * time.Hour
-	// getPageBytes bounds one GetLogEvents page (CloudWatch: 1 MB). Kept small because responses of a few
-	// hundred KB intermittently fail in the SDK client (v1.92) with "use of closed network connection" on
-	// loopback; callers page with nextForwardToken either way.
+	// getPageBytes bounds one GetLogEvents page (CloudWatch: 1 MB). Kept small because of a race in the SDK
+	// client (smithy-go v1.28): it closes the request body as soon as the response headers arrive, while
+	// net/http's write loop may still make its final read of that body; the failed read makes the transport
+	// close the connection under the caller, whose read of a response body not yet buffered fails with
+	// "use of closed network connection". Small responses arrive with their headers and are not affected.
 	getPageBytes = 64 << 10
 	// MaxBodyBytes bounds what the fake reads of one request body.
 	MaxBodyBytes = 16 << 20
@@ -350,8 +352,7 @@ func errNotFound(msg string) *apiError {
 func writeError(w http.ResponseWriter, e *apiError) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("X-Amzn-ErrorType", e.code)
-	// The SDK client (v1.92) intermittently breaks a later request on a connection reused after an error
-	// response ("use of closed network connection"); not reusing such connections avoids it.
+	// Not reusing a connection after an error narrows an SDK client race (see getPageBytes).
 	w.Header().Set("Connection", "close")
 	w.WriteHeader(e.status)
 	body, _ := json.Marshal(map[string]string{"__type": e.code, "message": e.message})
