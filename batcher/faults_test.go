@@ -1,9 +1,11 @@
 package batcher
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -320,5 +322,15 @@ func TestAttemptTimeoutRetried(t *testing.T) {
 	res, err := b.Close()
 	if err != nil || res.Acked != 1 || res.Stats.Retries < 1 || srv.EventCount() != 1 {
 		t.Fatalf("%v %+v, stored %d", err, res, srv.EventCount())
+	}
+}
+
+func TestBodyStreamHasNoWriteTo(t *testing.T) {
+	var body any = &bodyStream{r: bytes.NewReader([]byte("{}"))}
+	if _, ok := body.(io.WriterTo); ok {
+		t.Fatal("bodyStream implements io.WriterTo; a closed SDK body would then fail the transport's final read")
+	}
+	if _, ok := body.(io.Seeker); !ok {
+		t.Fatal("bodyStream must be seekable for signing and retries")
 	}
 }

@@ -158,13 +158,25 @@ func (m *rawBodySerializer) HandleSerialize(ctx context.Context, in middleware.S
 	}
 	req.Header.Set("X-Amz-Target", "Logs_20140328.PutLogEvents")
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	sreq, err := req.SetStream(bytes.NewReader(m.body))
+	sreq, err := req.SetStream(&bodyStream{r: bytes.NewReader(m.body)})
 	if err != nil {
 		return middleware.SerializeOutput{}, middleware.Metadata{}, fmt.Errorf("set stream: %w", err)
 	}
 	*req = *sreq
 	return next.HandleSerialize(ctx, in)
 }
+
+// bodyStream is a seekable request body that deliberately does not implement io.WriterTo. smithy-go wraps
+// request bodies in a reader that, once closed (which the SDK does as soon as the response headers
+// arrive), answers WriteTo with an io.EOF error; net/http's final read of the body goes through WriteTo when
+// available, takes that error for a failed body read and closes the connection, breaking the read of a
+// response body that had not yet arrived. That would turn an accepted request into a retry and duplicates.
+// Through Read, a closed body reads as a clean EOF.
+type bodyStream struct{ r *bytes.Reader }
+
+func (b *bodyStream) Read(p []byte) (int, error)                   { return b.r.Read(p) }
+func (b *bodyStream) Seek(offset int64, whence int) (int64, error) { return b.r.Seek(offset, whence) }
+func (b *bodyStream) Len() int                                     { return b.r.Len() }
 
 // accepted accounts for a successful PutLogEvents: rejected events per rejectedLogEventsInfo, the rest
 // accepted; every event of the request is resolved (none is retried).
