@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/logrouter/logrouter/bench/corpus"
+	"github.com/logrouter/logrouter/internal/testaws"
+	"github.com/logrouter/logrouter/tenant"
+)
+
+// readmeBlocks returns the README's shell blocks marked `<!-- readme-test: NAME -->`, by name.
+func readmeBlocks(t *testing.T) map[string]string {
+	t.Helper()
+	re := regexp.MustCompile("(?s)<!-- readme-test: ([a-z-]+) -->\n```sh\n(.*?)```")
+	blocks := map[string]string{}
+	for _, m := range re.FindAllStringSubmatch(readRepoFile(t, "README.md"), -1) {
+		blocks[m[1]] = m[2]
+	}
+	return blocks
+}
+
+// The README's examples work as written: the curl + openssl signing recipe against a real `logrouter api`, the
+// `logrouter configs` commands, and `logrouter inspect`. The only change made to them is the API's address
+// (the examples use the default 127.0.0.1:8080, also LOGROUTER_API_URL's; the test's server listens on a free port).
+func TestReadmeExamples(t *testing.T) {
+	blocks := readmeBlocks(t)
+	for _, name := range []string{"signing", "configs", "inspect"} {
+		require.Contains(t, blocks, name, "README lost its %q example marker", name)
+	}
+	cfg := testaws.Config(t)
+	ctx := testaws.Context(t, 2*time.Minute)
+	work := t.TempDir()
+	binDir := filepath.Join(work, "bin")
+	build := exec.Command("go", "build", "-o", filepath.Join(binDir, "logrouter"), ".")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	table := testaws.Name("readme")
+	ddb := dynamodb.NewFromConfig(cfg)
+	require.NoError(t, tenant.CreateTable(ctx, ddb, table))
+	secret := hex.EncodeToString([]byte("readme-example-secret-0123456789"))
+	require.NoError(t, os.WriteFile(filepath.Join(work, "keys"), []byte("ops-1="+secret+"\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(work, "secret"), []byte(secret), 0o600))
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	l.Close()
+	env := append(os.Environ(),
+		"PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"AWS_REGION="+testaws.Region, "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
+		"AWS_ENDPOINT_URL="+testaws.Endpoint(t), "AWS_EC2_METADATA_DISABLED=true",
+		"LOGROUTER_TENANT_TABLE="+table,
+	)
+	api := exec.Command(filepath.Join(binDir, "logrouter"), "api")
+	api.Env = append(env, "LOGROUTER_API_ADDR="+addr, "LOGROUTER_API_KEYS_FILE="+filepath.Join(work, "keys"))
+	var apiLog bytes.Buffer
+	api.Stdout, api.Stderr = &apiLog, &apiLog
+	require.NoError(t, api.Start())
+	t.Cleanup(func() {
+		_ = api.Process.Signal(os.Interrupt)
+		_ = api.Wait()
+		if t.Failed() {
+			t.Logf("api log:\n%s", apiLog.String())
+		}
+	})
+	waitForURL(t, ctx, "http://"+addr+"/api/v1/health")
+	apiURL := "http://" + addr
+	store := tenant.NewStore(ddb, table)
+
+	runBlock := func(t *testing.T, name string, extraEnv ...string) (string, string) {
+		script := strings.ReplaceAll(blocks[name], "http://127.0.0.1:8080", apiURL)
+		cmd := exec.CommandContext(ctx, "bash", "-e", "-c", script)
+		cmd.Dir = work
+		cmd.Env = append(append([]string(nil), env...), extraEnv...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		require.NoError(t, cmd.Run(), "README %s example failed\nstdout:\n%s\nstderr:\n%s", name, stdout.String(), stderr.String())
+		return stdout.String(), stderr.String()
+	}
+
+	t.Run("signing with curl and openssl", func(t *testing.T) {
+		stdout, _ := runBlock(t, "signing")
+		var created tenant.Config
+		require.NoError(t, json.Unmarshal([]byte(stdout), &created), "curl printed %q", stdout)
+		assert.Equal(t, "acme-corp", created.TenantID)
+		assert.Equal(t, tenant.TypeS3, created.Type)
+		stored, err := store.Get(ctx, "acme-corp", tenant.TypeS3)
+		require.NoError(t, err)
+		assert.Equal(t, "acme-corp-logs", stored.BucketName)
+	})
+
+	t.Run("configs CLI", func(t *testing.T) {
+		require.NoError(t, os.WriteFile(filepath.Join(work, "config.json"), []byte(`{"type":"cloudwatch",
+			"log_distribution_role_arn":"arn:aws:iam::123456789012:role/LogDistributionRole",
+			"log_group_name":"/aws/logs/acme-corp","groups":["API"]}`), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(work, "s3.json"), []byte(`{"type":"s3",
+			"bucket_name":"acme-corp-archive","bucket_prefix":"logs/archive/"}`), 0o600))
+		stdout, _ := runBlock(t, "configs",
+			"LOGROUTER_API_URL="+apiURL, "LOGROUTER_API_KEY_ID=ops-1", "LOGROUTER_API_KEY_FILE="+filepath.Join(work, "secret"))
+		assert.Contains(t, stdout, "/aws/logs/acme-corp")
+
+		cw, err := store.Get(ctx, "acme-corp", tenant.TypeCloudWatch)
+		require.NoError(t, err)
+		assert.False(t, cw.IsEnabled(), "the patch example disables the cloudwatch config")
+		_, err = store.Get(ctx, "acme-corp", tenant.TypeS3)
+		assert.ErrorIs(t, err, tenant.ErrNotFound, "the delete example removes the s3 config")
+	})
+
+	t.Run("inspect", func(t *testing.T) {
+		obj := filepath.Join(work, "path", "to", "object.json.gz")
+		require.NoError(t, os.MkdirAll(filepath.Dir(obj), 0o755))
+		f, err := os.Create(obj)
+		require.NoError(t, err)
+		sum, err := corpus.Generate(f, corpus.Options{Seed: 7, TargetBytes: 64 << 10})
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+		stdout, stderr := runBlock(t, "inspect")
+		lines := 0
+		sc := bufio.NewScanner(strings.NewReader(stdout))
+		sc.Buffer(make([]byte, 1<<20), 4<<20)
+		for sc.Scan() {
+			var ev struct {
+				Timestamp       int64  `json:"timestamp"`
+				TimestampSource string `json:"timestamp_source"`
+				Namespace       string `json:"namespace"`
+			}
+			require.NoError(t, json.Unmarshal(sc.Bytes(), &ev), "line %q", sc.Text())
+			assert.NotZero(t, ev.Timestamp)
+			assert.NotEmpty(t, ev.TimestampSource)
+			lines++
+		}
+		assert.Equal(t, min(10, int(sum.Lines)), lines, "`| head` shows the first ten events")
+		assert.NotEmpty(t, stderr, "the summary goes to stderr")
+	})
+}
+
+func waitForURL(t *testing.T, ctx context.Context, url string) {
+	t.Helper()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s never became healthy", url)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
