@@ -38,7 +38,9 @@
 // # How it is built
 //
 // Decompression is klauspost/compress/gzip; Options.Pipeline runs it on its own goroutine, which fills a
-// ring of three buffers while Next parses, so that two cores work on one object.
+// ring of three buffers while Next parses, so that two cores work on one object. Once Next has returned its
+// final error (io.EOF included), the Reader's buffers and decompressor go to a pool that the next Reader
+// draws from; a Reader closed before that keeps them, so its last event stays valid.
 //
 // The hot path does not decode records. A purpose-built scanner walks the top-level members of each record,
 // notes where the values of the few keys it needs lie, and jumps over everything else — nested objects by
