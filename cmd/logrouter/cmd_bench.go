@@ -78,7 +78,7 @@ func setupBench(fs *flagSet) runFunc {
 	fs.String(&fakelogs, "fakelogs", "LOGROUTER_BENCH_FAKELOGS", "", "the strict CloudWatch Logs endpoint binary (default: fakelogs next to logrouter, then on PATH)")
 	fs.String(&doc, "doc", "LOGROUTER_BENCH_DOC", "", "Markdown file whose <!-- bench:results:begin/end --> block gets the results (make bench: BENCHMARKS.md)")
 	fs.Bool(&profile, "profile", "LOGROUTER_BENCH_PROFILE", false, "write a CPU profile per measurement to OUT/profiles/")
-	fs.Bool(&child, "child", "", false, "internal: run one measurement described by JSON on stdin")
+	fs.Bool(&child, "child", "LOGROUTER_BENCH_CHILD", false, "internal: run one measurement described by JSON on stdin")
 	return func(ctx context.Context, sio stdio, args []string) error {
 		if len(args) != 0 {
 			return usagef("bench takes no arguments")

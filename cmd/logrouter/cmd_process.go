@@ -24,9 +24,9 @@ destination (events, requests, bytes, outcome). Exits 1 when anything was not de
 			var ef engineFlags
 			var bucket, key string
 			var dry bool
-			fs.String(&bucket, "bucket", "", "", "bucket of one object to deliver (with --key)")
-			fs.String(&key, "key", "", "", "key of one object to deliver (not URL-encoded)")
-			fs.Bool(&dry, "dry-run", "", false, "resolve and print the destinations without sending")
+			fs.String(&bucket, "bucket", "LOGROUTER_PROCESS_BUCKET", "", "bucket of one object to deliver (with --key)")
+			fs.String(&key, "key", "LOGROUTER_PROCESS_KEY", "", "key of one object to deliver (not URL-encoded)")
+			fs.Bool(&dry, "dry-run", "LOGROUTER_DRY_RUN", false, "resolve and print the destinations without sending")
 			ef.declare(fs)
 			return func(ctx context.Context, sio stdio, args []string) error {
 				if len(args) != 0 {
