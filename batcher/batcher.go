@@ -1,7 +1,7 @@
 // Package batcher turns a stream of events for one CloudWatch Logs destination (log group + log stream) into
 // PutLogEvents requests that CloudWatch accepts, sends them with the AWS SDK (several in flight), retries
-// transient failures, creates missing groups/streams, and reports exactly which prefix of the input was
-// acknowledged.
+// transient failures, creates missing groups/streams, and reports exactly which input events were
+// acknowledged (AckState), so that a later attempt can resume without re-sending them (Options.Resume).
 //
 // Limits honoured (see the README section "CloudWatch Logs delivery: limits and policies"):
 //
@@ -130,6 +130,16 @@ type Options struct {
 	// serialize them, instead of writing the pre-escaped body itself. Slower; needed for API
 	// implementations that do not run the SDK middleware stack.
 	StockSerializer bool
+
+	// Resume is the acknowledged set of an earlier attempt at the same input. The caller skips the first
+	// Resume.Prefix input events and Adds the rest in input order, the first Add being input index
+	// Resume.Prefix; events inside Resume.Ranges are counted (Stats.Resumed) and acknowledged at once, never
+	// sent. AckState reports input indices on the same numbering.
+	Resume AckState
+	// OnAck, when set, is called whenever the acknowledged set grows: from the senders, and from Add for
+	// dropped or resumed events. It must not block nor call Add or Close: it is a notification to read
+	// AckState, which may already have grown further.
+	OnAck func()
 }
 
 // Validate reports invalid options (after defaults).
@@ -149,6 +159,9 @@ func (o *Options) Validate() error {
 	}
 	if o.SortWindow < 1 || o.SortWindow > 64 {
 		errs = append(errs, fmt.Errorf("SortWindow %d outside [1, 64]", o.SortWindow))
+	}
+	if err := o.Resume.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("option Resume: %w", err))
 	}
 	return errors.Join(errs...)
 }
@@ -177,8 +190,9 @@ func (o *Options) setDefaults() {
 
 // Result is the outcome of a delivery.
 type Result struct {
-	// Acked is the length of the contiguous prefix of input events (in Add order) that CloudWatch accepted
-	// or that were dropped/rejected by policy. A caller resumes by skipping that many input events.
+	// Acked is the length of the contiguous prefix of the added events (in Add order) that CloudWatch
+	// accepted or that were dropped/rejected by policy or resumed: input events [Resume.Prefix,
+	// Resume.Prefix+Acked) are acknowledged. AckState tells which events beyond that prefix are as well.
 	Acked int64
 	Stats Stats
 }
@@ -194,6 +208,7 @@ type Stats struct {
 	RejectedTooOld     int64 // per event, from rejectedLogEventsInfo
 	RejectedTooNew     int64
 	RejectedExpired    int64
+	Resumed            int64   // added events inside Options.Resume.Ranges, acknowledged without sending
 	Requests           int64   // accepted PutLogEvents requests
 	Retries            int64   // attempts beyond the first
 	Bytes              int64   // Σ(message UTF-8 bytes + 26) of accepted requests
@@ -238,7 +253,8 @@ type Batcher struct {
 
 	addMu     sync.Mutex
 	closed    bool
-	nextSeq   int64
+	nextSeq   int64 // input index of the next Add
+	resumeAt  int   // first Options.Resume.Ranges entry not behind nextSeq
 	arena     []byte
 	win       []item // sorted by (ts, seq)
 	fresh     []item // appended since the last sort
@@ -286,6 +302,12 @@ func New(ctx context.Context, client API, scope string, dest Destination, optFns
 		maxU:   o.MaxEventBytes - EventOverhead,
 		queue:  make(chan *request),
 		failed: make(chan struct{}),
+	}
+	if o.Resume.Validate() == nil {
+		b.nextSeq = o.Resume.Prefix
+		b.acks.init(o.Resume)
+	} else {
+		b.opts.Resume = AckState{} // Validate below fails the batcher
 	}
 	g, _ := json.Marshal(dest.LogGroup)
 	s, _ := json.Marshal(dest.LogStream)
@@ -353,6 +375,16 @@ func (b *Batcher) Add(ev Event) error {
 	b.nextSeq++
 	b.acks.push(seq)
 	b.count("in", &b.stats.EventsIn, 1)
+	if rs := b.opts.Resume.Ranges; b.resumeAt < len(rs) {
+		for b.resumeAt < len(rs) && rs[b.resumeAt][1] <= seq {
+			b.resumeAt++
+		}
+		if b.resumeAt < len(rs) && rs[b.resumeAt][0] <= seq {
+			b.count("resumed", &b.stats.Resumed, 1)
+			b.resolve(seq)
+			return nil
+		}
+	}
 
 	if cap(b.arena)-len(b.arena) < len(ev.Message) {
 		b.arena = make([]byte, 0, max(1<<20, len(ev.Message)+len(ev.Message)/8))
@@ -410,16 +442,32 @@ func (b *Batcher) window(ts int64) (int64, bool) {
 	return newest, true
 }
 
+// resolve resolves one piece of event seq.
 func (b *Batcher) resolve(seq int64) {
-	if n := b.acks.add(seq, -1); n > 0 {
+	b.acked(b.acks.add(seq, -1))
+}
+
+// acked accounts for an acknowledgement that advanced the prefix by n events and changed the set or not.
+func (b *Batcher) acked(n int64, changed bool) {
+	if n > 0 {
 		if m := b.opts.Metrics; m != nil {
 			m.acked.Add(float64(n))
 		}
 	}
+	if changed && b.opts.OnAck != nil {
+		b.opts.OnAck()
+	}
 }
 
-// Acked returns the current acknowledged prefix length (see Result.Acked).
-func (b *Batcher) Acked() int64 { return b.acks.acked() }
+// Acked returns the current acknowledged prefix length of the added events (see Result.Acked).
+func (b *Batcher) Acked() int64 { return b.acks.acked() - b.opts.Resume.Prefix }
+
+// AckState returns the set of acknowledged input events (numbered from 0, the first Add being
+// Options.Resume.Prefix), including Options.Resume's ranges not added yet. A later attempt at the same
+// input that passes it as Options.Resume sends exactly the events not in it. The ranges cover events added
+// since the oldest unacknowledged one, which the packing keeps within about maxAckLag (200,000) events
+// unless that event's request is being retried.
+func (b *Batcher) AckState() AckState { return b.acks.state() }
 
 // Stats returns a snapshot of the counters.
 func (b *Batcher) Stats() Stats {
@@ -435,6 +483,7 @@ func (b *Batcher) Stats() Stats {
 	st.RejectedTooOld = atomic.LoadInt64(&b.stats.RejectedTooOld)
 	st.RejectedTooNew = atomic.LoadInt64(&b.stats.RejectedTooNew)
 	st.RejectedExpired = atomic.LoadInt64(&b.stats.RejectedExpired)
+	st.Resumed = atomic.LoadInt64(&b.stats.Resumed)
 	return st
 }
 
@@ -457,52 +506,9 @@ func (b *Batcher) Close() (Result, error) {
 	}
 	b.addMu.Unlock()
 	b.wg.Wait()
-	res := Result{Acked: b.acks.acked(), Stats: b.Stats()}
+	res := Result{Acked: b.Acked(), Stats: b.Stats()}
 	return res, b.failure()
 }
-
-// ackTracker counts, per input event from the acknowledged prefix on, the pieces not yet resolved.
-type ackTracker struct {
-	mu     sync.Mutex
-	base   int64 // seq of counts[head]
-	head   int
-	counts []int32
-}
-
-func (a *ackTracker) push(seq int64) {
-	a.mu.Lock()
-	a.counts = append(a.counts, 1)
-	a.mu.Unlock()
-}
-
-// add changes seq's count by d and returns how far the acknowledged prefix advanced.
-func (a *ackTracker) add(seq int64, d int32) int64 {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	i := a.head + int(seq-a.base)
-	a.counts[i] += d
-	var n int64
-	for a.head < len(a.counts) && a.counts[a.head] == 0 {
-		a.head++
-		a.base++
-		n++
-	}
-	if a.head > 4096 && a.head > len(a.counts)/2 {
-		k := copy(a.counts, a.counts[a.head:])
-		a.counts = a.counts[:k]
-		a.head = 0
-	}
-	return n
-}
-
-func (a *ackTracker) acked() int64 {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.base
-}
-
-// oldestPending is the lowest unacknowledged seq.
-func (a *ackTracker) oldestPending() int64 { return a.acked() }
 
 // appendEventJSON appends one log event object to body.
 func appendEventJSON(body []byte, first bool, ts int64, wire []byte) []byte {

@@ -226,9 +226,7 @@ func (b *Batcher) accepted(req *request, out *cloudwatchlogs.PutLogEventsOutput)
 		m.bytes.Add(float64(req.bytes))
 		m.fill.Observe(fill)
 	}
-	for _, seq := range req.seqs {
-		b.resolve(seq)
-	}
+	b.acked(b.acks.resolveAll(req.seqs))
 	b.knownMu.Lock()
 	if !b.knownMarks {
 		b.knownMarks = true
