@@ -18,8 +18,13 @@ import (
 	"github.com/logrouter/logrouter/tenant"
 )
 
-// acker is implemented by sinks that can report their acknowledged prefix while running; the engine then
-// checkpoints long deliveries every CheckpointInterval instead of only at the end.
+// ackStater is implemented by sinks that report the set of input events acknowledged so far (a
+// *batcher.Batcher, which also takes Options.Resume and notifies through Options.OnAck); the engine then
+// checkpoints that set each time it grows, and a retry skips exactly those events.
+type ackStater interface{ AckState() batcher.AckState }
+
+// acker is implemented by sinks that can report only their acknowledged prefix while running; the engine
+// then checkpoints it every CheckpointInterval.
 type acker interface{ Acked() int64 }
 
 // bodyReader remembers the transport error of the object body, to tell a broken connection (recoverable)
@@ -69,7 +74,8 @@ func (p *Processor) streamObject(ctx context.Context, src S3API, obj ObjectRef, 
 			continue
 		}
 		d.ctx, d.cancel = context.WithCancel(ctx)
-		d.sink = p.o.NewSink(d.ctx, client, scope, batcher.Destination{LogGroup: d.cfg.LogGroupName, LogStream: d.res.Stream}, p.batcherOptions(d.cfg))
+		d.sink = p.o.NewSink(d.ctx, client, scope, batcher.Destination{LogGroup: d.cfg.LogGroupName, LogStream: d.res.Stream},
+			p.batcherOptions(d.cfg), d.resumeOptions)
 		live = append(live, d)
 	}
 	if len(live) == 0 {
@@ -204,10 +210,10 @@ func (p *Processor) streamObject(ctx context.Context, src S3API, obj ObjectRef, 
 			if err == nil {
 				err = d.failed
 			}
-			d.res.Events, d.res.Requests, d.res.Bytes = r.Acked, r.Stats.Requests, r.Stats.Bytes
+			d.res.Events, d.res.Requests, d.res.Bytes = r.Acked-r.Stats.Resumed, r.Stats.Requests, r.Stats.Bytes
 			stats := r.Stats
 			d.res.Stats = &stats
-			acked := d.skip + r.Acked
+			acked := d.ackState(&r)
 			switch {
 			case d.detached.Load():
 				d.res.set(status{OutcomeRetry, ReasonSlowDestination, fmt.Errorf("%s:%s accepted no event for %s while the object's other destinations went on", d.cfg.LogGroupName, d.res.Stream, p.o.DetachAfter)})
@@ -217,12 +223,12 @@ func (p *Processor) streamObject(ctx context.Context, src S3API, obj ObjectRef, 
 				d.res.set(readStatus)
 			default:
 				d.res.set(readStatus) // success, or corrupt: everything readable was delivered
-				p.saveProgress(ctx, d, Progress{Done: true, Acked: acked})
+				p.saveProgress(ctx, d, Progress{Done: true, Acked: acked.Prefix})
 				p.observeLatency(tenant.TypeCloudWatch, lastModified)
 				return
 			}
-			if acked > d.saved {
-				p.saveProgress(ctx, d, Progress{Acked: acked})
+			if !acked.Equal(d.saved) {
+				p.saveProgress(ctx, d, Progress{Acked: acked.Prefix, Ranges: acked.Ranges})
 			}
 		})
 	}
@@ -238,12 +244,15 @@ type checkpoints struct {
 func (c *checkpoints) stop() { c.once.Do(func() { close(c.done) }) }
 func (c *checkpoints) wait() { c.stop(); c.wg.Wait() }
 
-// startCheckpoints persists d's acknowledged offset every CheckpointInterval while it is delivered, when
-// its sink reports one.
+// startCheckpoints persists what d's sink acknowledged while it is delivered, when the sink reports it:
+// each time the acknowledged set grows (the sink's OnAck) and every CheckpointInterval. Writes are coalesced:
+// one at a time, each with the latest state, so a crash re-sends only what was acknowledged after the last
+// completed write (typically the requests in flight) and what was never acknowledged.
 func (p *Processor) startCheckpoints(ctx context.Context, d *delivery) *checkpoints {
 	c := &checkpoints{done: make(chan struct{})}
-	a, ok := d.sink.(acker)
-	if !ok {
+	_, hasState := d.sink.(ackStater)
+	_, hasPrefix := d.sink.(acker)
+	if !hasState && !hasPrefix {
 		return c
 	}
 	c.wg.Go(func() {
@@ -256,14 +265,41 @@ func (p *Processor) startCheckpoints(ctx context.Context, d *delivery) *checkpoi
 			case <-ctx.Done():
 				return
 			case <-t.C:
+			case <-d.ackNote:
 			}
-			if n := d.skip + a.Acked(); n > d.saved {
-				p.saveProgress(ctx, d, Progress{Acked: n})
-				d.saved = n
+			if st := d.ackState(nil); !st.Equal(d.saved) {
+				p.saveProgress(ctx, d, Progress{Acked: st.Prefix, Ranges: st.Ranges})
+				d.saved = st
 			}
 		}
 	})
 	return c
+}
+
+// resumeOptions makes a batcher skip what earlier attempts acknowledged and notify acknowledgements.
+func (d *delivery) resumeOptions(o *batcher.Options) {
+	o.Resume = d.resume
+	o.OnAck = func() {
+		select {
+		case d.ackNote <- struct{}{}:
+		default: // a checkpoint is already due; it reads the latest state
+		}
+	}
+}
+
+// ackState is the set of input events acknowledged so far, by earlier attempts and this one: from the sink
+// when it reports a set, else the prefix it acknowledged (from its Close result when closed is set).
+func (d *delivery) ackState(closed *batcher.Result) batcher.AckState {
+	if s, ok := d.sink.(ackStater); ok {
+		return s.AckState()
+	}
+	var n int64
+	if closed != nil {
+		n = closed.Acked
+	} else if a, ok := d.sink.(acker); ok {
+		n = a.Acked()
+	}
+	return batcher.AckState{Prefix: d.skip + n}
 }
 
 func (p *Processor) observeLatency(t tenant.Type, from time.Time) {

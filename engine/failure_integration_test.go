@@ -5,17 +5,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/logrouter/logrouter/batcher"
 	"github.com/logrouter/logrouter/bench/corpus"
 	"github.com/logrouter/logrouter/internal/cwlfake"
 	"github.com/logrouter/logrouter/internal/testaws"
@@ -94,61 +99,84 @@ func totalBytes(evs []logEvent) int {
 }
 
 // crashingProgress stands for a process that dies right after persisting its first mid-object checkpoint
-// of at least min events: from then on nothing reaches the store, and crash is called.
+// that acknowledges at least min events: from then on nothing reaches the store, and crash is called.
 type crashingProgress struct {
 	ProgressStore
 	min     int64
 	crash   func()
 	crashed atomic.Bool
 	mu      sync.Mutex
-	saved   int64
+	saved   Progress
 }
 
 func (c *crashingProgress) Put(ctx context.Context, id string, p Progress) error {
 	if c.crashed.Load() {
 		return errors.New("process is dead")
 	}
-	if !p.Done && p.Acked >= c.min {
+	if !p.Done && p.ackState().Count() >= c.min {
 		// Die right after this checkpoint: nothing the process does later reaches the store or the endpoint
 		// (in-flight requests are abandoned), this checkpoint is the last durable state.
 		c.crashed.Store(true)
 		c.crash()
 		c.mu.Lock()
-		c.saved = p.Acked
+		c.saved = p
 		c.mu.Unlock()
 	}
 	return c.ProgressStore.Put(ctx, id, p)
 }
 
-// bigLines renders n Vector lines with ~size-byte messages, so that a few hundred make a full request.
-func bigLines(n, size int, base time.Time) []byte {
+// bigLines renders n Vector lines with ~size-byte messages, so that a few hundred make a full request. With
+// interleave, timestamps are permuted within blocks of 2,000 lines: the sort window then packs requests
+// with events scattered over the input, and their acknowledgements leave gaps.
+func bigLines(n, size int, base time.Time, interleave bool) []byte {
 	var buf bytes.Buffer
 	pad := strings.Repeat("x", size)
 	for i := range n {
+		at := i
+		if interleave {
+			blk := i / 2000 * 2000
+			at = blk + (i-blk)*1231%2000
+		}
 		fmt.Fprintf(&buf, `{"cluster_id":"c1","namespace":"t","application":"app","pod_name":"p","message":"%06d %s","timestamp":%q}`+"\n",
-			i, pad, base.Add(time.Duration(i)*time.Millisecond).Format(time.RFC3339Nano))
+			i, pad, base.Add(time.Duration(at)*time.Millisecond).Format(time.RFC3339Nano))
 	}
 	return gz(buf.Bytes())
 }
 
+// perRequest is how many bigLines events of 1,000-byte padding fill one PutLogEvents request.
+const perRequest = batcher.MaxRequestBytes / (1007 + batcher.EventOverhead)
+
 // setupResumable creates one tenant with one CloudWatch destination on the strict fake and one large object.
-func setupResumable(t *testing.T, latency time.Duration) (e *e2e, srv *cwlfake.Server, group string, body []byte, want []logEvent) {
+func setupResumable(t *testing.T, latency time.Duration, interleave bool) (e *e2e, srv *cwlfake.Server, group string, body []byte, want []logEvent) {
 	srv = cwlfake.Start(t, func(o *cwlfake.Options) { o.Latency = latency })
 	e = newE2E(t, false, srv.URL)
 	id := testaws.Name("resume")
 	group = "/resume/" + id
 	e.config(tenant.Config{TenantID: id, Type: tenant.TypeCloudWatch, LogDistributionRoleARN: customerRole("resume"), LogGroupName: group})
-	body = bigLines(8_000, 1000, time.Now().Add(-time.Hour)) // ~8 MB of messages: 8+ requests
+	body = bigLines(8_000, 1000, time.Now().Add(-time.Hour), interleave) // ~8 MB of messages: 8+ requests
 	want = expected(t, body, time.Time{})
 	e.put("c1/"+id+"/app/p/big.json.gz", body)
 	return e, srv, group, body, want
 }
 
-// checkResent asserts that every event arrived, that nothing before the acknowledged prefix on record
-// (checkpoint) was sent twice, and that events after it were sent at most twice: once by the process that
-// stopped (requests in flight, or accepted out of order behind an unacknowledged one — their
-// acknowledgement was lost) and once by the retry.
-func checkResent(t *testing.T, srv *cwlfake.Server, group string, want []logEvent, checkpoint int64) {
+// settle waits until the fake has stored nothing for quiet (a handler still processes a request whose
+// client has gone; quiet must exceed the fake's latency) and returns how many events and requests it holds.
+func settle(srv *cwlfake.Server, quiet time.Duration) (events int64, puts int) {
+	events = srv.Fake.EventCount()
+	for {
+		time.Sleep(quiet)
+		n := srv.Fake.EventCount()
+		if n == events {
+			return n, len(srv.Fake.Puts())
+		}
+		events = n
+	}
+}
+
+// checkResent asserts that every event arrived, that nothing in the acknowledged set on record (the last
+// checkpoint) was sent twice, and that every other event was sent at most twice: once by the process that
+// stopped and once by the retry. It returns how many events were sent twice.
+func checkResent(t *testing.T, srv *cwlfake.Server, group string, want []logEvent, onRecord batcher.AckState) int {
 	t.Helper()
 	counts := multiset(fakeEvents(srv, group, "p"))
 	resent := 0
@@ -156,51 +184,103 @@ func checkResent(t *testing.T, srv *cwlfake.Server, group string, want []logEven
 		switch c := counts[w]; {
 		case c == 0:
 			t.Fatalf("event %d lost", i)
-		case c > 1 && int64(i) < checkpoint:
-			t.Fatalf("event %d, before the checkpoint %d, was sent again", i, checkpoint)
+		case c > 1 && onRecord.Contains(int64(i)):
+			t.Fatalf("event %d, acknowledged in the checkpoint (prefix %d, %d ranges), was sent again", i, onRecord.Prefix, len(onRecord.Ranges))
 		case c > 2:
 			t.Fatalf("event %d sent %d times", i, c)
 		case c == 2:
 			resent++
 		}
 	}
-	t.Logf("checkpoint %d of %d events; %d events re-sent", checkpoint, len(want), resent)
+	t.Logf("checkpoint: prefix %d and %d ranges, %d of %d events; %d events re-sent", onRecord.Prefix, len(onRecord.Ranges), onRecord.Count(), len(want), resent)
+	return resent
+}
+
+// checkExactResume asserts that the events sent twice are exactly those of the requests the first process
+// had stored at the endpoint (its first puts requests, firstEvents events) but not acknowledged in the
+// checkpoint on record, and that there are at most MaxInFlight (4) such requests: every request is either
+// wholly in the checkpoint or wholly re-sent.
+func checkExactResume(t *testing.T, srv *cwlfake.Server, want []logEvent, onRecord batcher.AckState, firstEvents int64, firstPuts int, resent int) {
+	t.Helper()
+	index := map[logEvent]int64{}
+	for i, w := range want {
+		index[logEvent{w.ts, w.msg}] = int64(i)
+	}
+	var first []cwlfake.Event
+	for _, ev := range srv.Fake.Events(srv.Fake.Puts()[0].Group, "p") {
+		if ev.Seq <= firstEvents {
+			first = append(first, ev)
+		}
+	}
+	slices.SortFunc(first, func(a, b cwlfake.Event) int { return int(a.Seq - b.Seq) })
+	require.Len(t, first, int(firstEvents), "one stream only")
+	unacked, expectResent := 0, 0
+	for k, put := range srv.Fake.Puts()[:firstPuts] {
+		stored := put.Events - put.Rejected
+		in := 0
+		for _, ev := range first[:stored] {
+			i, ok := index[logEvent{ev.Timestamp, ev.Message}]
+			require.True(t, ok, "unexpected event %.20q", ev.Message)
+			if onRecord.Contains(i) {
+				in++
+			}
+		}
+		first = first[stored:]
+		switch in {
+		case stored:
+		case 0:
+			unacked++
+			expectResent += stored
+		default:
+			t.Fatalf("request %d: %d of its %d events in the checkpoint", k, in, stored)
+		}
+	}
+	assert.LessOrEqual(t, unacked, 4, "requests stored but not acknowledged in the checkpoint: at most those in flight")
+	assert.Equal(t, expectResent, resent, "re-sent events are exactly those of the unacknowledged requests")
+	t.Logf("first process: %d requests stored, %d of them unacknowledged in the checkpoint", firstPuts, unacked)
 }
 
 func TestE2ECrashMidObjectThenRestart(t *testing.T) {
-	e, srv, group, _, want := setupResumable(t, 100*time.Millisecond)
-	// First life: receive the message and die right after the first mid-object checkpoint.
-	out, err := e.sqs.ReceiveMessage(e.ctx, &sqs.ReceiveMessageInput{QueueUrl: &e.queueURL, MaxNumberOfMessages: 10, VisibilityTimeout: 2, WaitTimeSeconds: 1})
-	require.NoError(t, err)
-	var msg *string
-	for _, m := range out.Messages {
-		if strings.Contains(*m.Body, "big.json.gz") {
-			msg = m.Body
-		}
-	}
-	require.NotNil(t, msg)
-	crashCtx, crash := context.WithCancel(e.ctx)
-	var cp *crashingProgress
-	rt := e.runtime(prometheus.NewRegistry(), func(o *Options) {
-		cp = &crashingProgress{ProgressStore: o.Progress, min: 1, crash: crash}
-		o.Progress = cp
-		o.CheckpointInterval = 10 * time.Millisecond
-	})
-	res := rt.Processor.ProcessMessage(crashCtx, []byte(*msg))
-	require.True(t, cp.crashed.Load(), "the process died mid-object")
-	require.Equal(t, OutcomeRetry, res.Outcome)
-	require.Positive(t, cp.saved, "progress was on record before the crash")
-	require.Less(t, cp.saved, int64(len(want)), "the crash happened in the middle of the object")
+	for name, interleave := range map[string]bool{"in time order": false, "interleaved timestamps": true} {
+		t.Run(name, func(t *testing.T) {
+			e, srv, group, _, want := setupResumable(t, 100*time.Millisecond, interleave)
+			// First life: receive the message and die right after the first checkpoint with half the object.
+			out, err := e.sqs.ReceiveMessage(e.ctx, &sqs.ReceiveMessageInput{QueueUrl: &e.queueURL, MaxNumberOfMessages: 10, VisibilityTimeout: 2, WaitTimeSeconds: 1})
+			require.NoError(t, err)
+			var msg *string
+			for _, m := range out.Messages {
+				if strings.Contains(*m.Body, "big.json.gz") {
+					msg = m.Body
+				}
+			}
+			require.NotNil(t, msg)
+			crashCtx, crash := context.WithCancel(e.ctx)
+			var cp *crashingProgress
+			rt := e.runtime(prometheus.NewRegistry(), func(o *Options) {
+				cp = &crashingProgress{ProgressStore: o.Progress, min: 4000, crash: crash}
+				o.Progress = cp
+			})
+			res := rt.Processor.ProcessMessage(crashCtx, []byte(*msg))
+			require.True(t, cp.crashed.Load(), "the process died mid-object")
+			require.Equal(t, OutcomeRetry, res.Outcome)
+			saved := cp.saved.ackState()
+			require.Positive(t, saved.Count(), "progress was on record before the crash")
+			require.Less(t, saved.Count(), int64(len(want)), "the crash happened in the middle of the object")
+			firstEvents, firstPuts := settle(srv, time.Second)
 
-	// Second life: a new process polls until the queue is empty.
-	rt2 := e.runtime(prometheus.NewRegistry())
-	e.pollUntilDrained(rt2, 2*time.Minute)
-	checkResent(t, srv, group, want, cp.saved)
+			// Second life: a new process polls until the queue is empty.
+			rt2 := e.runtime(prometheus.NewRegistry())
+			e.pollUntilDrained(rt2, 2*time.Minute)
+			resent := checkResent(t, srv, group, want, saved)
+			assert.LessOrEqual(t, resent, 4*perRequest, "at most the MaxInFlight requests in flight at the crash are re-sent")
+			checkExactResume(t, srv, want, saved, firstEvents, firstPuts, resent)
+		})
+	}
 }
 
 func TestE2ESigtermDuringWork(t *testing.T) {
-	e, srv, group, _, want := setupResumable(t, 300*time.Millisecond)
-	rt := e.runtime(prometheus.NewRegistry(), func(o *Options) { o.CheckpointInterval = 10 * time.Millisecond })
+	e, srv, group, _, want := setupResumable(t, 300*time.Millisecond, false)
+	rt := e.runtime(prometheus.NewRegistry())
 	po := e.pollerOptions(rt)
 	po.Grace = 100 * time.Millisecond
 	p, err := NewPoller(rt.SQS, rt.Processor, po)
@@ -213,15 +293,52 @@ func TestE2ESigtermDuringWork(t *testing.T) {
 	require.NoError(t, <-done)
 	require.Equal(t, 1, e.queued(), "the unfinished message is still queued")
 	assert.Equal(t, 1.0, value(rt.Metrics.MessagesRetried.WithLabelValues(string(ReasonInterrupted))))
+	firstEvents, firstPuts := settle(srv, time.Second)
 
 	// What was acknowledged before the shutdown is on record; the next process resumes there.
 	rec := &recordingProgress{}
 	rt2 := e.runtime(prometheus.NewRegistry(), func(o *Options) { rec.ProgressStore = o.Progress; o.Progress = rec })
 	e.pollUntilDrained(rt2, 2*time.Minute)
-	resumedAt := rec.firstGet()
-	assert.GreaterOrEqual(t, resumedAt, int64(0), "the restart read the progress on record")
-	require.Less(t, resumedAt, int64(len(want)), "SIGTERM arrived in the middle of the object")
-	checkResent(t, srv, group, want, resumedAt)
+	resumedAt := rec.firstGet(t)
+	require.Less(t, resumedAt.Count(), int64(len(want)), "SIGTERM arrived in the middle of the object")
+	resent := checkResent(t, srv, group, want, resumedAt)
+	assert.LessOrEqual(t, resent, 4*perRequest, "at most the MaxInFlight requests cut by the shutdown are re-sent")
+	checkExactResume(t, srv, want, resumedAt, firstEvents, firstPuts, resent)
+}
+
+// legacyProgress stands for a progress item written before acknowledged ranges were stored: on the first
+// read it records only "acked" for the item.
+type legacyProgress struct {
+	ProgressStore
+	e     *e2e
+	acked int64
+	once  sync.Once
+}
+
+func (l *legacyProgress) Get(ctx context.Context, id string) (Progress, error) {
+	l.once.Do(func() {
+		_, err := l.e.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: &l.e.progressTable, Item: map[string]ddbtypes.AttributeValue{
+			"id":    &ddbtypes.AttributeValueMemberS{Value: id},
+			"acked": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(l.acked, 10)},
+		}})
+		require.NoError(l.e.t, err)
+	})
+	return l.ProgressStore.Get(ctx, id)
+}
+
+func TestE2EResumeFromLegacyPrefix(t *testing.T) {
+	e, srv, group, _, want := setupResumable(t, 0, true)
+	const acked = 2500
+	rt := e.runtime(prometheus.NewRegistry(), func(o *Options) { o.Progress = &legacyProgress{ProgressStore: o.Progress, e: e, acked: acked} })
+	e.pollUntilDrained(rt, 2*time.Minute)
+	counts := multiset(fakeEvents(srv, group, "p"))
+	for i, w := range want {
+		wantN := 1
+		if i < acked {
+			wantN = 0 // delivered by the earlier attempt on record
+		}
+		require.Equal(t, wantN, counts[w], "event %d", i)
+	}
 }
 
 // recordingProgress remembers the first progress read.
@@ -241,11 +358,10 @@ func (r *recordingProgress) Get(ctx context.Context, id string) (Progress, error
 	return p, err
 }
 
-func (r *recordingProgress) firstGet() int64 {
+// firstGet is the acknowledged set the first read returned.
+func (r *recordingProgress) firstGet(t *testing.T) batcher.AckState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.first == nil {
-		return -1
-	}
-	return r.first.Acked
+	require.NotNil(t, r.first, "the restart read the progress on record")
+	return r.first.ackState()
 }

@@ -420,17 +420,19 @@ func (p *Processor) processObject(ctx context.Context, obj ObjectRef, dry bool) 
 
 // delivery is one destination's state during one object's processing.
 type delivery struct {
-	cfg    tenant.Config
-	res    DestinationResult
-	id     string // progress id
-	key    string // identity of the destination within the object
-	brk    string // circuit breaker key
-	sink   LogSink
-	skip   int64 // events delivered by earlier attempts
-	added  int64 // events handed to the sink in this attempt
-	failed error // the sink's terminal error
-	saved  int64 // last checkpointed offset
-	ckpt   *checkpoints
+	cfg     tenant.Config
+	res     DestinationResult
+	id      string // progress id
+	key     string // identity of the destination within the object
+	brk     string // circuit breaker key
+	sink    LogSink
+	skip    int64            // leading events delivered by earlier attempts (not handed to the sink)
+	resume  batcher.AckState // every event delivered by earlier attempts (the sink skips those past skip)
+	added   int64            // events handed to the sink in this attempt
+	failed  error            // the sink's terminal error
+	saved   batcher.AckState // last checkpointed state
+	ackNote chan struct{}    // the sink acknowledged more events (buffered 1)
+	ckpt    *checkpoints
 	// ctx is the sink's context; cancel stops it (detaching a slow destination, or at the end).
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -495,7 +497,11 @@ func (p *Processor) deliver(ctx context.Context, obj ObjectRef, key ObjectKey, d
 			p.count(func(m *Metrics) { m.Skipped.WithLabelValues(string(d.cfg.Type)).Inc() })
 			continue
 		}
-		d.skip, d.saved = pr.Acked, pr.Acked
+		d.resume = pr.ackState()
+		if d.resume.Validate() != nil {
+			d.resume.Ranges = nil // forgetting acknowledgements re-sends events, never loses them
+		}
+		d.skip, d.saved, d.ackNote = pr.Acked, d.resume, make(chan struct{}, 1)
 		d.res.ResumedAt = pr.Acked
 		if !p.breaker.allow(d.brk) {
 			p.count(func(m *Metrics) { m.BreakerFast.Inc() })

@@ -3,9 +3,11 @@ package engine
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -13,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/logrouter/logrouter/batcher"
 )
 
 // Progress is how far one object's delivery to one destination got in earlier attempts.
@@ -22,15 +26,30 @@ type Progress struct {
 	// Acked: for CloudWatch, the number of leading input events CloudWatch accepted (or the batcher
 	// deliberately dropped); a retry resumes after them.
 	Acked int64
+	// Ranges: for CloudWatch, the input events beyond Acked that were acknowledged as well (half-open
+	// [lo, hi) ranges, sorted, disjoint; see batcher.AckState); a retry skips them too. Items written
+	// before ranges existed hold none: the retry then re-sends everything after Acked.
+	Ranges [][2]int64
+}
+
+// ackState is the set of input events p records as acknowledged.
+func (p Progress) ackState() batcher.AckState {
+	return batcher.AckState{Prefix: p.Acked, Ranges: p.Ranges}
 }
 
 // ProgressStore persists Progress per (object version, destination) so that a retry — also after a crash,
 // in another process — repeats no delivery that succeeded.
 //
+// The engine writes a CloudWatch destination's acknowledged set each time it grows (one write at a time,
+// always the latest), so a crash re-sends only the events acknowledged after the last completed write —
+// usually those of the requests in flight — and the events never acknowledged.
+//
 // Failure modes (at-least-once): a Put that fails or is lost in a crash makes the next attempt resume from
-// the previous checkpoint, re-sending the events after it (duplicates, never loss). Get failing makes the
-// message recoverable (retried later) rather than re-sending everything. Two workers handling duplicate
-// deliveries of one message at the same moment may both send; Put never moves Acked backwards.
+// the previous checkpoint, re-sending the events acknowledged after it (duplicates, never loss); so does an
+// acknowledged set too fragmented to store whole (its highest ranges are left out) or a stored one that
+// does not decode (its ranges are ignored). Get failing makes the message recoverable (retried later)
+// rather than re-sending everything. Two workers handling duplicate deliveries of one message at the same
+// moment may both send; Put never moves Acked backwards.
 type ProgressStore interface {
 	Get(ctx context.Context, id string) (Progress, error)
 	Put(ctx context.Context, id string, p Progress) error
@@ -70,8 +89,64 @@ func (s *MemoryProgress) Put(_ context.Context, id string, p Progress) error {
 	if old.Done || p.Acked < old.Acked && !p.Done {
 		return nil
 	}
+	p.Ranges = slices.Clone(p.Ranges)
 	s.m[id] = p
 	return nil
+}
+
+// maxRangesBytes bounds the encoded ranges of a progress item (DynamoDB items hold at most 400 KB, and
+// every KB of a write costs a write unit).
+const maxRangesBytes = 32 << 10
+
+// encodeRanges writes ranges beyond acked as unsigned varint pairs (gap from the previous range's end,
+// length). Ranges that would take it past maxRangesBytes are left out: the set shrinks to an acknowledged
+// subset, so a resume re-sends those events rather than losing any.
+func encodeRanges(acked int64, rs [][2]int64) []byte {
+	var out []byte
+	prev := acked
+	for _, r := range rs {
+		if r[0] < prev || r[1] <= r[0] {
+			break // malformed: keep the valid leading part only
+		}
+		var tmp [2 * binary.MaxVarintLen64]byte
+		n := binary.PutUvarint(tmp[:], uint64(r[0]-prev))
+		n += binary.PutUvarint(tmp[n:], uint64(r[1]-r[0]))
+		if len(out)+n > maxRangesBytes {
+			break
+		}
+		out = append(out, tmp[:n]...)
+		prev = r[1]
+	}
+	return out
+}
+
+// decodeRanges reverses encodeRanges, rejecting anything it could not have written.
+func decodeRanges(acked int64, b []byte) ([][2]int64, error) {
+	if len(b) > maxRangesBytes {
+		return nil, fmt.Errorf("ranges of %d bytes exceed %d", len(b), maxRangesBytes)
+	}
+	var rs [][2]int64
+	prev := acked
+	for len(b) > 0 {
+		gap, n := binary.Uvarint(b)
+		if n <= 0 {
+			return nil, errors.New("ranges: bad varint")
+		}
+		b = b[n:]
+		length, m := binary.Uvarint(b)
+		if m <= 0 || length == 0 {
+			return nil, errors.New("ranges: bad or empty range length")
+		}
+		b = b[m:]
+		const limit = 1 << 62
+		if gap > limit || length > limit || uint64(prev)+gap+length > limit {
+			return nil, errors.New("ranges: index out of range")
+		}
+		lo := prev + int64(gap)
+		rs = append(rs, [2]int64{lo, lo + int64(length)})
+		prev = lo + int64(length)
+	}
+	return rs, nil
 }
 
 // DynamoDBAPI is the subset of *dynamodb.Client the progress store calls.
@@ -81,7 +156,8 @@ type DynamoDBAPI interface {
 }
 
 // DynamoDBProgress keeps progress in a DynamoDB table whose partition key is the string attribute "id".
-// Items carry "acked" (N), "done" (BOOL), "updated_at" and "ttl" (N, epoch seconds; enable the table's TTL
+// Items carry "acked" (N), "ranges" (B, the Ranges beyond acked as varint (gap, length) pairs, at most
+// 32 KiB; absent when none), "done" (BOOL), "updated_at" and "ttl" (N, epoch seconds; enable the table's TTL
 // on it) and expire after TTL, which must exceed the queue's retention period.
 type DynamoDBProgress struct {
 	client DynamoDBAPI
@@ -119,6 +195,12 @@ func (s *DynamoDBProgress) Get(ctx context.Context, id string) (Progress, error)
 		}
 		p.Acked = n
 	}
+	if v, ok := out.Item["ranges"].(*types.AttributeValueMemberB); ok && !p.Done {
+		// Undecodable ranges are ignored: the retry re-sends those events (duplicates, never loss).
+		if rs, err := decodeRanges(p.Acked, v.Value); err == nil {
+			p.Ranges = rs
+		}
+	}
 	return p, nil
 }
 
@@ -129,9 +211,9 @@ func (s *DynamoDBProgress) Put(ctx context.Context, id string, p Progress) error
 	in := &dynamodb.UpdateItemInput{
 		TableName:        aws.String(s.table),
 		Key:              map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}},
-		UpdateExpression: aws.String("SET #a = :a, #d = :d, #u = :u, #t = :t"),
+		UpdateExpression: aws.String("SET #a = :a, #d = :d, #u = :u, #t = :t REMOVE #r"),
 		ExpressionAttributeNames: map[string]string{
-			"#a": "acked", "#d": "done", "#u": "updated_at", "#t": "ttl",
+			"#a": "acked", "#d": "done", "#u": "updated_at", "#t": "ttl", "#r": "ranges",
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":a": &types.AttributeValueMemberN{Value: strconv.FormatInt(p.Acked, 10)},
@@ -139,6 +221,10 @@ func (s *DynamoDBProgress) Put(ctx context.Context, id string, p Progress) error
 			":u": &types.AttributeValueMemberS{Value: now.UTC().Format(time.RFC3339)},
 			":t": &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(s.ttl).Unix(), 10)},
 		},
+	}
+	if rs := encodeRanges(p.Acked, p.Ranges); len(rs) > 0 && !p.Done {
+		in.UpdateExpression = aws.String("SET #a = :a, #d = :d, #u = :u, #t = :t, #r = :r")
+		in.ExpressionAttributeValues[":r"] = &types.AttributeValueMemberB{Value: rs}
 	}
 	if !p.Done {
 		// A checkpoint never moves acked backwards nor reopens a finished delivery.

@@ -26,6 +26,10 @@ func TestDynamoDBProgress(t *testing.T) {
 		{Progress{Acked: 10}, Progress{Acked: 10}},
 		{Progress{Acked: 25}, Progress{Acked: 25}},
 		{Progress{Acked: 20}, Progress{Acked: 25}}, // a stale checkpoint never moves backwards
+		{Progress{Acked: 25, Ranges: [][2]int64{{27, 30}, {40, 41}}}, Progress{Acked: 25, Ranges: [][2]int64{{27, 30}, {40, 41}}}},
+		{Progress{Acked: 30, Ranges: [][2]int64{{40, 41}}}, Progress{Acked: 30, Ranges: [][2]int64{{40, 41}}}},
+		{Progress{Acked: 20, Ranges: [][2]int64{{21, 22}}}, Progress{Acked: 30, Ranges: [][2]int64{{40, 41}}}},
+		{Progress{Acked: 31}, Progress{Acked: 31}},
 		{Progress{Done: true, Acked: 40}, Progress{Done: true, Acked: 40}},
 		{Progress{Acked: 50}, Progress{Done: true, Acked: 40}}, // nor reopens a finished delivery
 	}
@@ -35,4 +39,29 @@ func TestDynamoDBProgress(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, st.want, got, "after Put(%+v)", st.put)
 	}
+}
+
+func TestDynamoDBProgressFragmentedRanges(t *testing.T) {
+	ctx := testaws.Context(t, time.Minute)
+	client := dynamodb.NewFromConfig(testaws.Config(t))
+	table := testaws.Name("progress")
+	require.NoError(t, CreateProgressTable(ctx, client, table))
+	s := NewDynamoDBProgress(client, table, time.Hour)
+	// More ranges than an item holds: the lowest are kept, a subset of the acknowledged set.
+	var rs [][2]int64
+	for i := int64(0); i < 60_000; i++ {
+		rs = append(rs, [2]int64{100 + 2*i, 100 + 2*i + 1})
+	}
+	require.NoError(t, s.Put(ctx, "y", Progress{Acked: 50, Ranges: rs}))
+	got, err := s.Get(ctx, "y")
+	require.NoError(t, err)
+	assert.Equal(t, int64(50), got.Acked)
+	require.NotEmpty(t, got.Ranges)
+	assert.Less(t, len(got.Ranges), len(rs))
+	assert.Equal(t, rs[:len(got.Ranges)], got.Ranges)
+	// Finishing the delivery drops the ranges.
+	require.NoError(t, s.Put(ctx, "y", Progress{Done: true, Acked: 200_000}))
+	got, err = s.Get(ctx, "y")
+	require.NoError(t, err)
+	assert.Equal(t, Progress{Done: true, Acked: 200_000}, got)
 }

@@ -1,0 +1,163 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/logrouter/logrouter/batcher"
+	"github.com/logrouter/logrouter/tenant"
+)
+
+func TestRangesEncoding(t *testing.T) {
+	tests := map[string]struct {
+		acked int64
+		in    [][2]int64
+	}{
+		"none":             {acked: 7},
+		"one":              {acked: 7, in: [][2]int64{{9, 12}}},
+		"right after":      {acked: 7, in: [][2]int64{{7, 8}, {8, 9}}},
+		"many, far apart":  {acked: 1 << 40, in: [][2]int64{{1<<40 + 1, 1<<40 + 2}, {1 << 41, 1<<41 + 100_000}}},
+		"from zero prefix": {in: [][2]int64{{1, 2}, {3, 4}, {5, 6}}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			b := encodeRanges(tc.acked, tc.in)
+			got, err := decodeRanges(tc.acked, b)
+			require.NoError(t, err)
+			assert.Equal(t, tc.in, got)
+		})
+	}
+}
+
+func TestRangesEncodingBounded(t *testing.T) {
+	// A very fragmented set is cut to its lowest ranges: a subset of what was acknowledged.
+	var in [][2]int64
+	for i := int64(0); i < 50_000; i++ {
+		in = append(in, [2]int64{1000 + 3*i, 1000 + 3*i + 1})
+	}
+	b := encodeRanges(10, in)
+	assert.LessOrEqual(t, len(b), maxRangesBytes)
+	got, err := decodeRanges(10, b)
+	require.NoError(t, err)
+	require.NotEmpty(t, got)
+	assert.Less(t, len(got), len(in))
+	assert.Equal(t, in[:len(got)], got)
+	// Malformed ranges are never written past the malformation.
+	got, err = decodeRanges(10, encodeRanges(10, [][2]int64{{12, 14}, {13, 20}, {30, 31}}))
+	require.NoError(t, err)
+	assert.Equal(t, [][2]int64{{12, 14}}, got)
+}
+
+func TestRangesDecodingRejectsGarbage(t *testing.T) {
+	bad := map[string][]byte{
+		"truncated varint": {0x80},
+		"missing length":   {0x01},
+		"empty range":      {0x01, 0x00},
+		"overflow":         {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0x01},
+		"too long":         make([]byte, maxRangesBytes+1),
+	}
+	for name, b := range bad {
+		_, err := decodeRanges(0, b)
+		assert.Error(t, err, name)
+	}
+}
+
+func TestMemoryProgressRanges(t *testing.T) {
+	s := NewMemoryProgress()
+	ctx := context.Background()
+	rs := [][2]int64{{12, 14}}
+	require.NoError(t, s.Put(ctx, "x", Progress{Acked: 10, Ranges: rs}))
+	rs[0][1] = 99 // the store keeps its own copy
+	got, err := s.Get(ctx, "x")
+	require.NoError(t, err)
+	assert.Equal(t, Progress{Acked: 10, Ranges: [][2]int64{{12, 14}}}, got)
+	require.NoError(t, s.Put(ctx, "x", Progress{Acked: 5, Ranges: [][2]int64{{6, 50}}}))
+	got, _ = s.Get(ctx, "x")
+	assert.Equal(t, int64(10), got.Acked, "a stale checkpoint never moves backwards")
+}
+
+// ackSink stands for a batcher that acknowledges every added event but the first at once (so only ranges
+// beyond an empty prefix advance) and reports it through its OnAck; its Close waits for release.
+type ackSink struct {
+	fakeSink
+	opts    batcher.Options
+	release chan struct{}
+	state   batcher.AckState
+}
+
+func (s *ackSink) Add(ev batcher.Event) error {
+	if err := s.fakeSink.Add(ev); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	n := s.opts.Resume.Prefix + int64(len(s.events))
+	if n > s.opts.Resume.Prefix+1 {
+		s.state = batcher.AckState{Prefix: s.opts.Resume.Prefix, Ranges: [][2]int64{{s.opts.Resume.Prefix + 1, n}}}
+	}
+	s.mu.Unlock()
+	if s.opts.OnAck != nil {
+		s.opts.OnAck()
+	}
+	return nil
+}
+
+func (s *ackSink) AckState() batcher.AckState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state
+}
+
+func (s *ackSink) Close() (batcher.Result, error) {
+	<-s.release
+	return batcher.Result{}, context.Canceled
+}
+
+func TestCheckpointOnAcknowledgement(t *testing.T) {
+	w := newFakeWorld()
+	w.s3.objects["central/"+key1] = vectorObject("m", 50)
+	w.configs["acme"] = []tenant.Config{cwConfig("acme", "/g", "r")}
+	store := &putLog{MemoryProgress: *NewMemoryProgress(), puts: make(chan Progress, 1000)}
+	var mu sync.Mutex
+	var sinks []*ackSink
+	release := make(chan struct{})
+	p := w.processor(t, func(o *Options) {
+		o.Progress = store
+		o.CheckpointInterval = time.Hour // only the notifications can trigger a checkpoint
+		o.NewSink = func(_ context.Context, _ batcher.API, _ string, _ batcher.Destination, fns ...func(*batcher.Options)) LogSink {
+			s := &ackSink{fakeSink: fakeSink{failAt: -1}, release: release}
+			for _, fn := range fns {
+				fn(&s.opts)
+			}
+			mu.Lock()
+			sinks = append(sinks, s)
+			mu.Unlock()
+			return s
+		}
+	})
+	done := make(chan MessageResult, 1)
+	go func() { done <- p.ProcessMessage(context.Background(), s3Body("central", key1)) }()
+	want := Progress{Ranges: [][2]int64{{1, 50}}}
+	for pr := range store.puts {
+		require.False(t, pr.Done)
+		if assert.ObjectsAreEqual(want, pr) {
+			break // the acknowledged set is on record while the sink still runs
+		}
+	}
+	close(release)
+	require.Equal(t, OutcomeRetry, (<-done).Outcome)
+
+	// The retry hands the recorded set to its sink, and feeds every event from the first unacknowledged.
+	release = make(chan struct{})
+	close(release)
+	require.Equal(t, OutcomeRetry, p.ProcessMessage(context.Background(), s3Body("central", key1)).Outcome)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, sinks, 2)
+	assert.Equal(t, batcher.AckState{Ranges: [][2]int64{{1, 50}}}, sinks[1].opts.Resume)
+	assert.Len(t, sinks[1].events, 50, "events inside the ranges are the sink's to skip")
+}
