@@ -6,7 +6,9 @@
 // Every message, object and destination ends with an Outcome: success (delete), dropped (non-recoverable:
 // delete and count by Reason) or retry (leave for redelivery). Progress per (object version, destination)
 // is kept in a ProgressStore so that a retry, also in another process after a crash, repeats no delivery
-// that succeeded and resumes CloudWatch delivery after the acknowledged prefix.
+// that succeeded and resumes CloudWatch delivery skipping exactly the events recorded as acknowledged (the
+// set is written each time it grows, so a crash re-sends at most the requests whose acknowledgement had not
+// been recorded yet, normally those in flight).
 //
 // Poller (SQS long polling), NewLambdaHandler (Lambda SQS events with partial batch failures) and the
 // Processor's Process/Plan methods (manual mode) are the three ways in; NewRuntime wires a Processor from

@@ -69,8 +69,9 @@ type Options struct {
 	// breaker for BreakerCooldown (defaults 3 and 30s; a negative threshold disables the breaker).
 	BreakerThreshold int
 	BreakerCooldown  time.Duration
-	// CheckpointInterval is how often a long CloudWatch delivery's acknowledged offset is persisted
-	// (default 1s), when the sink reports progress while running.
+	// CheckpointInterval is how often a running CloudWatch delivery's acknowledged events are persisted
+	// (default 1s) when its sink reports them; a sink that also notifies acknowledgements (the batcher's
+	// OnAck) is checkpointed each time its acknowledged set grows as well.
 	CheckpointInterval time.Duration
 	// DetachAfter is how long an object's event stream waits for one of its several CloudWatch destinations
 	// to accept an event before detaching it (its delivery resumes on redelivery); default 20s.
@@ -234,7 +235,8 @@ type DestinationResult struct {
 	Error    string      `json:"error,omitempty"`
 	// AlreadyDone: an earlier attempt delivered it; nothing was sent.
 	AlreadyDone bool `json:"already_done,omitempty"`
-	// ResumedAt is the number of leading events skipped because an earlier attempt delivered them.
+	// ResumedAt is the number of leading events skipped because an earlier attempt delivered them; events
+	// it delivered beyond them are skipped as well and counted in Stats.Resumed.
 	ResumedAt int64          `json:"resumed_at,omitempty"`
 	Events    int64          `json:"events"`
 	Requests  int64          `json:"requests"`
