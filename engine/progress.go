@@ -90,6 +90,9 @@ func (s *MemoryProgress) Put(_ context.Context, id string, p Progress) error {
 		return nil
 	}
 	p.Ranges = slices.Clone(p.Ranges)
+	if p.Done {
+		p.Ranges = nil // as in DynamoDBProgress: a finished delivery needs no ranges
+	}
 	s.m[id] = p
 	return nil
 }

@@ -79,6 +79,9 @@ func TestMemoryProgressRanges(t *testing.T) {
 	require.NoError(t, s.Put(ctx, "x", Progress{Acked: 5, Ranges: [][2]int64{{6, 50}}}))
 	got, _ = s.Get(ctx, "x")
 	assert.Equal(t, int64(10), got.Acked, "a stale checkpoint never moves backwards")
+	require.NoError(t, s.Put(ctx, "x", Progress{Done: true, Acked: 60, Ranges: [][2]int64{{70, 71}}}))
+	got, _ = s.Get(ctx, "x")
+	assert.Equal(t, Progress{Done: true, Acked: 60}, got)
 }
 
 // ackSink stands for a batcher that acknowledges every added event but the first at once (so only ranges
