@@ -65,3 +65,33 @@ func BenchmarkDeliver(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAppendWireMix measures the conversion of escaped messages to their wire form (validation, length,
+// copy) on a mix of JSON application logs (an escaped quote every few bytes), klog lines and logfmt with
+// tabs and non-ASCII text.
+func BenchmarkAppendWireMix(b *testing.B) {
+	rng := rand.New(rand.NewPCG(11, 11))
+	var msgs [][]byte
+	n := 0
+	for n < 4<<20 {
+		var m []byte
+		switch rng.IntN(3) {
+		case 0:
+			m = fmt.Appendf(nil, `{\"ts\":1700000000.%03d,\"level\":\"info\",\"msg\":\"request served\",\"path\":\"/api/v1/items/%d\",\"status\":200,\"duration_ms\":%d,\"trace_id\":\"%016x\"}`, rng.IntN(1000), rng.IntN(1e6), rng.IntN(500), rng.Uint64())
+		case 1:
+			m = fmt.Appendf(nil, `I0301 10:%02d:%02d.%06d       1 controller.go:%d] Successfully synced object namespace/name-%d with generation %d`, rng.IntN(60), rng.IntN(60), rng.IntN(1e6), rng.IntN(999), rng.IntN(1e5), rng.IntN(100))
+		default:
+			m = fmt.Appendf(nil, `2026-03-01T10:%02d:%02d.%03dZ level=info component=api msg=\"request served\" path=/api/v1/items/%d\tstatus=200 región=eu-west-1`, rng.IntN(60), rng.IntN(60), rng.IntN(1000), rng.IntN(1e6))
+		}
+		msgs = append(msgs, m)
+		n += len(m)
+	}
+	dst := make([]byte, 0, 2*n)
+	b.SetBytes(int64(n))
+	for b.Loop() {
+		dst = dst[:0]
+		for _, m := range msgs {
+			dst, _, _ = appendWire(dst, m, true)
+		}
+	}
+}

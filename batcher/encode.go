@@ -2,6 +2,7 @@ package batcher
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -40,37 +41,48 @@ const (
 	msb = 0x8080808080808080
 )
 
-// plainWord reports whether none of the 8 bytes of x needs attention: no control character, quote,
-// backslash or non-ASCII byte.
-func plainWord(x uint64) bool {
+// badBytes has the high bit set in every byte of x that needs attention (a control character, quote,
+// backslash or non-ASCII byte), and possibly in bytes above such a byte (borrows), never in a word without one.
+func badBytes(x uint64) uint64 {
 	q := x ^ (lsb * '"')
 	bs := x ^ (lsb * '\\')
 	less := (x - lsb*0x20) & ^x // high bit set in the lowest byte < 0x20 (borrows only cause more hits above it)
 	quote := (q - lsb) & ^q     // ... in the lowest byte == '"'
 	bslash := (bs - lsb) & ^bs  // ... in the lowest byte == '\\'
-	return (less|quote|bslash|x)&msb == 0
+	return (less | quote | bslash | x) & msb
 }
+
+// plainWord reports whether none of the 8 bytes of x needs attention: no control character, quote,
+// backslash or non-ASCII byte.
+func plainWord(x uint64) bool { return badBytes(x) == 0 }
 
 // appendWire appends the canonical wire form of msg to dst. escaped says whether msg is already the body of
 // a JSON string (escape sequences intact). It returns the extended slice, the unescaped UTF-8 length of the
 // message, and plain: whether the appended bytes are the unescaped text itself (no escape sequences).
 func appendWire(dst, msg []byte, escaped bool) ([]byte, int, bool) {
 	// Fast path: bytes that go on the wire unchanged — printable ASCII, valid multi-byte UTF-8 and, in
-	// escaped input, the one-character escapes (two wire bytes for one text byte).
-	ascii := true
+	// escaped input, the one-character escapes (two wire bytes for one text byte). Runs of plain bytes are
+	// checked 8 bytes at a time, jumping to the first byte that needs attention; UTF-8 is validated once, from the first non-ASCII byte on.
+	high := -1
 	escapes := 0
 	i := 0
 	for i < len(msg) {
-		if i+8 <= len(msg) && plainWord(binary.LittleEndian.Uint64(msg[i:])) {
-			i += 8
-			continue
+		if i+8 <= len(msg) {
+			m := badBytes(binary.LittleEndian.Uint64(msg[i:]))
+			if m == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(m) >> 3 // the lowest flagged byte is always a real one
 		}
 		c := msg[i]
 		switch {
 		case safe[c]:
 			i++
 		case c >= utf8.RuneSelf:
-			ascii = false
+			if high < 0 {
+				high = i
+			}
 			i++
 		case c == '\\' && escaped && i+1 < len(msg) && simpleEscape[msg[i+1]]:
 			escapes++
@@ -79,7 +91,7 @@ func appendWire(dst, msg []byte, escaped bool) ([]byte, int, bool) {
 			return appendWireSlow(dst, msg, escaped)
 		}
 	}
-	if !ascii && !utf8.Valid(msg) {
+	if high >= 0 && !utf8.Valid(msg[high:]) {
 		return appendWireSlow(dst, msg, escaped)
 	}
 	return append(dst, msg...), len(msg) - escapes, escapes == 0

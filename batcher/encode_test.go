@@ -3,6 +3,7 @@ package batcher
 import (
 	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -154,6 +155,34 @@ func TestPlainWord(t *testing.T) {
 		}
 		if got := plainWord(binary.LittleEndian.Uint64(w[:])); got != want {
 			t.Fatalf("plainWord(%q) = %v, want %v", w, got, want)
+		}
+	}
+}
+
+// TestBadBytesLowest checks what appendWire relies on: the lowest byte badBytes flags is the first byte of
+// the word that is not safe.
+func TestBadBytesLowest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	interesting := []byte{0, 0x1f, 0x20, 0x21, '"', '#', '[', '\\', ']', 0x7f, 0x80, 0xff, 'a'}
+	for range 200000 {
+		var w [8]byte
+		for i := range w {
+			if rng.IntN(3) == 0 {
+				w[i] = interesting[rng.IntN(len(interesting))]
+			} else {
+				w[i] = byte(0x20 + rng.IntN(0x60))
+			}
+		}
+		first := 8
+		for i, c := range w {
+			if !safe[c] {
+				first = i
+				break
+			}
+		}
+		m := badBytes(binary.LittleEndian.Uint64(w[:]))
+		if got := bits.TrailingZeros64(m) >> 3; got != first {
+			t.Fatalf("badBytes(%q): lowest flagged byte %d, want %d", w, got, first)
 		}
 	}
 }
