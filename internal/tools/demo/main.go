@@ -59,6 +59,10 @@ func main() {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	err := run(ctx, o, os.Stdout, os.Stderr)
+	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
+		fmt.Fprintln(os.Stderr, "\ndemo interrupted: everything it started was stopped and its files removed")
+		os.Exit(130)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "\ndemo FAILED: %v\n", err)
 		os.Exit(1)
