@@ -219,6 +219,7 @@ type Stats struct {
 type item struct {
 	ts    int64
 	seq   int64  // input index
+	ar    *arena // arena holding wire; nil when not recycled
 	wire  []byte // canonical wire bytes still to send
 	ulen  int    // unescaped UTF-8 length of wire; 0 = consumed
 	plain bool
@@ -253,11 +254,16 @@ type Batcher struct {
 
 	addMu     sync.Mutex
 	closed    bool
-	nextSeq   int64 // input index of the next Add
-	resumeAt  int   // first Options.Resume.Ranges entry not behind nextSeq
-	arena     []byte
+	nextSeq   int64    // input index of the next Add
+	resumeAt  int      // first Options.Resume.Ranges entry not behind nextSeq
+	arena     *arena   // where Add copies messages
+	arenas    []*arena // recycled arenas
+	winLo     int64    // accepted timestamps [winLo, winHi], from Now at the last refresh
+	winHi     int64
+	winLeft   int    // events before the bounds are refreshed
 	win       []item // sorted by (ts, seq)
-	fresh     []item // appended since the last sort
+	fresh     []item // appended since the last merge, in (ts, seq) order
+	late      []item // appended since the last merge, too far out of order for fresh; unsorted
 	spare     []item
 	order     []int   // build scratch
 	pieces    []piece // build scratch
@@ -302,6 +308,9 @@ func New(ctx context.Context, client API, scope string, dest Destination, optFns
 		maxU:   o.MaxEventBytes - EventOverhead,
 		queue:  make(chan *request),
 		failed: make(chan struct{}),
+	}
+	if sc, ok := scratchPool.Get().(*scratch); ok {
+		b.win, b.fresh, b.late, b.spare, b.order, b.pieces, b.altPieces = sc.win, sc.fresh, sc.late, sc.spare, sc.order, sc.pieces, sc.altPieces
 	}
 	if o.Resume.Validate() == nil {
 		b.nextSeq = o.Resume.Prefix
@@ -386,27 +395,33 @@ func (b *Batcher) Add(ev Event) error {
 		}
 	}
 
-	if cap(b.arena)-len(b.arena) < len(ev.Message) {
-		b.arena = make([]byte, 0, max(1<<20, len(ev.Message)+len(ev.Message)/8))
+	a := b.arena
+	if a == nil || cap(a.buf)-len(a.buf) < len(ev.Message) {
+		a = b.newArena(len(ev.Message))
 	}
-	start := len(b.arena)
-	var ulen int
-	var plain bool
-	b.arena, ulen, plain = appendWire(b.arena, ev.Message, ev.Escaped)
-	wire := b.arena[start:len(b.arena):len(b.arena)]
+	start := len(a.buf)
+	out, ulen, plain := appendWire(a.buf, ev.Message, ev.Escaped)
+	wire := out[start:len(out):len(out)]
+	if cap(out) != cap(a.buf) {
+		// The wire form outgrew the arena: it lives in a buffer of its own.
+		a = nil
+	}
 	if ulen == 0 {
-		b.arena = b.arena[:start]
 		b.count("dropped_empty", &b.stats.DroppedEmpty, 1)
 		b.resolve(seq)
 		return nil
 	}
 	ts, ok := b.window(ev.Timestamp)
 	if !ok {
-		b.arena = b.arena[:start]
 		b.resolve(seq)
 		return nil
 	}
-	b.fresh = append(b.fresh, item{ts: ts, seq: seq, wire: wire, ulen: ulen, plain: plain, split: ulen > b.maxU})
+	if a != nil {
+		a.buf = out
+		a.live++
+	}
+	b.fresh = append(b.fresh, item{ts: ts, seq: seq, ar: a, wire: wire, ulen: ulen, plain: plain, split: ulen > b.maxU})
+	b.insertLast()
 	b.winU += int64(ulen + EventOverhead)
 	b.winWire += int64(len(wire))
 	b.winN++
@@ -419,15 +434,145 @@ func (b *Batcher) Add(ev Event) error {
 	return nil
 }
 
+// arenaSize is the size of the arenas Add copies messages into; larger messages get an arena of their own.
+const arenaSize = 1 << 20
+
+// arena is a buffer of wire bytes shared by window items. Once every item in it has been committed to a
+// request body (copied), it is reused.
+type arena struct {
+	buf  []byte
+	live int // items whose wire bytes are in buf and not yet committed
+}
+
+// newArena makes a fresh current arena with room for n bytes, recycling a free one when it is large enough.
+func (b *Batcher) newArena(n int) *arena {
+	old := b.arena
+	var a *arena
+	if n <= arenaSize {
+		if k := len(b.arenas); k > 0 {
+			a = b.arenas[k-1]
+			b.arenas = b.arenas[:k-1]
+		} else if p, ok := arenaPool.Get().(*arena); ok {
+			a = p
+		}
+	}
+	if a == nil {
+		a = &arena{buf: make([]byte, 0, max(arenaSize, n+n/8))}
+	}
+	b.arena = a
+	if old != nil && old.live == 0 {
+		b.recycle(old)
+	}
+	return a
+}
+
+// committed is called when item it has been wholly copied into request bodies.
+func (b *Batcher) committed(it *item) {
+	a := it.ar
+	if a == nil {
+		return
+	}
+	it.ar = nil
+	if a.live--; a.live == 0 {
+		if a == b.arena {
+			a.buf = a.buf[:0]
+		} else {
+			b.recycle(a)
+		}
+	}
+}
+
+// arenaPool holds standard arenas no batcher uses, so that batchers started one after another (one per
+// object) reuse them instead of faulting in fresh memory.
+var arenaPool sync.Pool
+
+// maxFreeArenas is how many unused arenas a batcher keeps: the window's arenas are freed one at a time,
+// and the next one needed is taken from here.
+const maxFreeArenas = 2
+
+// recycle keeps an arena that no item refers to for reuse (up to maxFreeArenas of standard size).
+func (b *Batcher) recycle(a *arena) {
+	if cap(a.buf) == arenaSize && len(b.arenas) < maxFreeArenas {
+		a.buf = a.buf[:0]
+		b.arenas = append(b.arenas, a)
+	}
+}
+
+// scratch is a batcher's sort window and build scratch, reused by later batchers (see Close).
+type scratch struct {
+	win, fresh, late, spare []item
+	order                   []int
+	pieces, altPieces       []piece
+}
+
+var scratchPool sync.Pool
+
+// releaseBuffers hands the arenas no item refers to and the window's slices to later batchers. Called by
+// Close with addMu held, once no request will be built any more.
+func (b *Batcher) releaseBuffers() {
+	for _, a := range b.arenas {
+		arenaPool.Put(a)
+	}
+	b.arenas = nil
+	if a := b.arena; a != nil && a.live == 0 && cap(a.buf) == arenaSize {
+		a.buf = a.buf[:0]
+		arenaPool.Put(a)
+	}
+	b.arena = nil
+	sc := &scratch{win: b.win[:0], fresh: b.fresh[:0], late: b.late[:0], spare: b.spare[:0], order: b.order[:0], pieces: b.pieces[:0], altPieces: b.altPieces[:0]}
+	clear(sc.win[:cap(sc.win)]) // drop references to message bytes
+	clear(sc.fresh[:cap(sc.fresh)])
+	clear(sc.late[:cap(sc.late)])
+	clear(sc.spare[:cap(sc.spare)])
+	b.win, b.fresh, b.late, b.spare, b.order, b.pieces, b.altPieces = nil, nil, nil, nil, nil, nil, nil
+	scratchPool.Put(sc)
+}
+
+// windowRefresh is how many events are checked against the same time window bounds; the bounds are also
+// refreshed after each request is built. WindowMargin absorbs the staleness.
+const windowRefresh = 256
+
+// maxInsertion is how far back insertLast moves an event; an event further out of order goes to late,
+// sorted at the next merge.
+const maxInsertion = 64
+
+// insertLast moves the event just appended to fresh to its place in (ts, seq) order: input is mostly in
+// time order, and a late event is usually only a few places late.
+func (b *Batcher) insertLast() {
+	f := b.fresh
+	last := len(f) - 1
+	ts := f[last].ts
+	j := last
+	for j > 0 && f[j-1].ts > ts { // equal timestamps keep input (seq) order
+		if last-j >= maxInsertion {
+			b.late = append(b.late, f[last])
+			f[last] = item{}
+			b.fresh = f[:last]
+			return
+		}
+		j--
+	}
+	if j < last {
+		it := f[last]
+		copy(f[j+1:], f[j:last])
+		f[j] = it
+	}
+}
+
 // window applies the out-of-window policy; ok is false when the event is dropped.
 func (b *Batcher) window(ts int64) (int64, bool) {
-	now := b.opts.Now()
-	age := MaxAge
-	if r := b.opts.RetentionDays; r > 0 && time.Duration(r)*24*time.Hour < age {
-		age = time.Duration(r) * 24 * time.Hour
+	if b.winLeft <= 0 {
+		now := b.opts.Now()
+		age := MaxAge
+		if r := b.opts.RetentionDays; r > 0 && time.Duration(r)*24*time.Hour < age {
+			age = time.Duration(r) * 24 * time.Hour
+		}
+		b.winLo = now.Add(-age + WindowMargin).UnixMilli()
+		b.winHi = now.Add(MaxFuture - WindowMargin).UnixMilli()
+		b.winLeft = windowRefresh
 	}
-	oldest := now.Add(-age + WindowMargin).UnixMilli()
-	newest := now.Add(MaxFuture - WindowMargin).UnixMilli()
+	b.winLeft--
+	oldest, newest := b.winLo, b.winHi
 	if ts >= oldest && ts <= newest {
 		return ts, true
 	}
@@ -493,7 +638,7 @@ func (b *Batcher) Close() (Result, error) {
 	b.addMu.Lock()
 	if !b.closed {
 		b.closed = true
-		for b.failure() == nil && len(b.win)+len(b.fresh) > 0 {
+		for b.failure() == nil && len(b.win)+len(b.fresh)+len(b.late) > 0 {
 			if b.ctx.Err() != nil {
 				b.fail(&Error{Op: "PutLogEvents", Dest: b.dest, Retryable: true, Err: b.ctx.Err()})
 				break
@@ -503,6 +648,7 @@ func (b *Batcher) Close() (Result, error) {
 			}
 		}
 		close(b.queue)
+		b.releaseBuffers()
 	}
 	b.addMu.Unlock()
 	b.wg.Wait()

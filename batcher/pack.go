@@ -35,31 +35,42 @@ func (r *request) release() {
 	r.wires = nil
 }
 
-// mergeFresh sorts the events added since the last build and merges them into the window.
+func cmpItems(x, y item) int { return less(&x, &y) }
+
+// mergeItems appends the merge of the sorted x and y to dst (x first among equals).
+func mergeItems(dst, x, y []item) []item {
+	i, j := 0, 0
+	for i < len(x) && j < len(y) {
+		if less(&x[i], &y[j]) <= 0 {
+			dst = append(dst, x[i])
+			i++
+		} else {
+			dst = append(dst, y[j])
+			j++
+		}
+	}
+	dst = append(dst, x[i:]...)
+	return append(dst, y[j:]...)
+}
+
+// mergeFresh merges the events added since the last build into the window: late ones are sorted and
+// merged into fresh, and fresh into the window. spare, fresh and win never share an array.
 func (b *Batcher) mergeFresh() {
+	if len(b.late) > 0 {
+		slices.SortFunc(b.late, cmpItems)
+		merged := mergeItems(b.spare[:0], b.fresh, b.late)
+		clear(b.fresh)
+		clear(b.late)
+		b.spare, b.fresh = b.fresh[:0], merged
+		b.late = b.late[:0]
+	}
 	if len(b.fresh) == 0 {
 		return
 	}
-	cmp := func(x, y item) int { return less(&x, &y) }
-	if !slices.IsSortedFunc(b.fresh, cmp) {
-		slices.SortFunc(b.fresh, cmp)
-	}
-	if len(b.win) == 0 || cmp(b.win[len(b.win)-1], b.fresh[0]) <= 0 {
+	if len(b.win) == 0 || less(&b.win[len(b.win)-1], &b.fresh[0]) <= 0 {
 		b.win = append(b.win, b.fresh...)
 	} else {
-		out := b.spare[:0]
-		i, j := 0, 0
-		for i < len(b.win) && j < len(b.fresh) {
-			if cmp(b.win[i], b.fresh[j]) <= 0 {
-				out = append(out, b.win[i])
-				i++
-			} else {
-				out = append(out, b.fresh[j])
-				j++
-			}
-		}
-		out = append(out, b.win[i:]...)
-		out = append(out, b.fresh[j:]...)
+		out := mergeItems(b.spare[:0], b.win, b.fresh)
 		clear(b.win) // drop references to message bytes
 		b.spare = b.win[:0]
 		b.win = out
@@ -73,6 +84,7 @@ func (b *Batcher) mergeFresh() {
 func (b *Batcher) flushOne() error {
 	b.mergeFresh()
 	req := b.build()
+	b.winLeft = 0 // refresh the time window bounds at the next Add
 	select {
 	case b.queue <- req:
 		return nil
@@ -206,6 +218,9 @@ func (b *Batcher) commit(req *request, pieces []piece) {
 			b.winN--
 			it.ulen = 0
 			it.wire = nil
+			if req.body != nil {
+				b.committed(it)
+			}
 			removed++
 			continue
 		}
