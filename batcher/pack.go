@@ -70,10 +70,12 @@ func (b *Batcher) mergeFresh() {
 	if len(b.win) == 0 || less(&b.win[len(b.win)-1], &b.fresh[0]) <= 0 {
 		b.win = append(b.win, b.fresh...)
 	} else {
-		out := mergeItems(b.spare[:0], b.win, b.fresh)
-		clear(b.win) // drop references to message bytes
-		b.spare = b.win[:0]
-		b.win = out
+		// Only the window's events after the first fresh one move: merge that tail with fresh in place.
+		p, _ := slices.BinarySearchFunc(b.win, b.fresh[0], cmpItems)
+		tail := append(b.spare[:0], b.win[p:]...)
+		b.win = mergeItems(b.win[:p], tail, b.fresh)
+		clear(tail) // drop references to message bytes
+		b.spare = tail[:0]
 	}
 	clear(b.fresh)
 	b.fresh = b.fresh[:0]
