@@ -309,7 +309,7 @@ func New(ctx context.Context, client API, scope string, dest Destination, optFns
 		queue:  make(chan *request),
 		failed: make(chan struct{}),
 	}
-	if sc, ok := scratchPool.Get().(*scratch); ok {
+	if sc := freeBufs.getScratch(); sc != nil {
 		b.win, b.fresh, b.late, b.spare, b.order, b.pieces, b.altPieces = sc.win, sc.fresh, sc.late, sc.spare, sc.order, sc.pieces, sc.altPieces
 	}
 	if o.Resume.Validate() == nil {
@@ -435,7 +435,7 @@ func (b *Batcher) Add(ev Event) error {
 }
 
 // arenaSize is the size of the arenas Add copies messages into; larger messages get an arena of their own.
-const arenaSize = 1 << 20
+const arenaSize = 256 << 10
 
 // arena is a buffer of wire bytes shared by window items. Once every item in it has been committed to a
 // request body (copied), it is reused.
@@ -452,8 +452,8 @@ func (b *Batcher) newArena(n int) *arena {
 		if k := len(b.arenas); k > 0 {
 			a = b.arenas[k-1]
 			b.arenas = b.arenas[:k-1]
-		} else if p, ok := arenaPool.Get().(*arena); ok {
-			a = p
+		} else {
+			a = freeBufs.getArena()
 		}
 	}
 	if a == nil {
@@ -482,13 +482,68 @@ func (b *Batcher) committed(it *item) {
 	}
 }
 
-// arenaPool holds standard arenas no batcher uses, so that batchers started one after another (one per
-// object) reuse them instead of faulting in fresh memory.
-var arenaPool sync.Pool
+// freeBufs holds standard arenas and window slices no batcher uses, so that batchers started one after another
+// (one per object) reuse them instead of faulting in fresh memory. A bounded free list rather than a
+// sync.Pool: a pool's per-P private slot is not visible to a batcher on another P, and buffers parked
+// there until the next GCs inflate the heap.
+var freeBufs freeBuffers
+
+const (
+	maxSpareArenas  = 8
+	maxSpareScratch = 4
+)
+
+type freeBuffers struct {
+	mu      sync.Mutex
+	arenas  []*arena
+	scratch []*scratch
+}
+
+func (f *freeBuffers) getArena() *arena {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := len(f.arenas)
+	if n == 0 {
+		return nil
+	}
+	a := f.arenas[n-1]
+	f.arenas[n-1] = nil
+	f.arenas = f.arenas[:n-1]
+	return a
+}
+
+func (f *freeBuffers) putArena(a *arena) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.arenas) < maxSpareArenas {
+		f.arenas = append(f.arenas, a)
+	}
+}
+
+func (f *freeBuffers) getScratch() *scratch {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := len(f.scratch)
+	if n == 0 {
+		return nil
+	}
+	sc := f.scratch[n-1]
+	f.scratch[n-1] = nil
+	f.scratch = f.scratch[:n-1]
+	return sc
+}
+
+func (f *freeBuffers) putScratch(sc *scratch) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.scratch) < maxSpareScratch {
+		f.scratch = append(f.scratch, sc)
+	}
+}
 
 // maxFreeArenas is how many unused arenas a batcher keeps: the window's arenas are freed one at a time,
 // and the next one needed is taken from here.
-const maxFreeArenas = 2
+const maxFreeArenas = 4
 
 // recycle keeps an arena that no item refers to for reuse (up to maxFreeArenas of standard size).
 func (b *Batcher) recycle(a *arena) {
@@ -505,18 +560,16 @@ type scratch struct {
 	pieces, altPieces       []piece
 }
 
-var scratchPool sync.Pool
-
 // releaseBuffers hands the arenas no item refers to and the window's slices to later batchers. Called by
 // Close with addMu held, once no request will be built any more.
 func (b *Batcher) releaseBuffers() {
 	for _, a := range b.arenas {
-		arenaPool.Put(a)
+		freeBufs.putArena(a)
 	}
 	b.arenas = nil
 	if a := b.arena; a != nil && a.live == 0 && cap(a.buf) == arenaSize {
 		a.buf = a.buf[:0]
-		arenaPool.Put(a)
+		freeBufs.putArena(a)
 	}
 	b.arena = nil
 	sc := &scratch{win: b.win[:0], fresh: b.fresh[:0], late: b.late[:0], spare: b.spare[:0], order: b.order[:0], pieces: b.pieces[:0], altPieces: b.altPieces[:0]}
@@ -525,7 +578,7 @@ func (b *Batcher) releaseBuffers() {
 	clear(sc.late[:cap(sc.late)])
 	clear(sc.spare[:cap(sc.spare)])
 	b.win, b.fresh, b.late, b.spare, b.order, b.pieces, b.altPieces = nil, nil, nil, nil, nil, nil, nil
-	scratchPool.Put(sc)
+	freeBufs.putScratch(sc)
 }
 
 // windowRefresh is how many events are checked against the same time window bounds; the bounds are also
