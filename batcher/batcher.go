@@ -309,7 +309,7 @@ func New(ctx context.Context, client API, scope string, dest Destination, optFns
 		queue:  make(chan *request),
 		failed: make(chan struct{}),
 	}
-	if sc := freeBufs.getScratch(); sc != nil {
+	if sc := freeBufs.scratch.get(); sc != nil {
 		b.win, b.fresh, b.late, b.spare, b.order, b.pieces, b.altPieces = sc.win, sc.fresh, sc.late, sc.spare, sc.order, sc.pieces, sc.altPieces
 	}
 	if o.Resume.Validate() == nil {
@@ -453,7 +453,7 @@ func (b *Batcher) newArena(n int) *arena {
 			a = b.arenas[k-1]
 			b.arenas = b.arenas[:k-1]
 		} else {
-			a = freeBufs.getArena()
+			a = freeBufs.arenas.get()
 		}
 	}
 	if a == nil {
@@ -486,58 +486,38 @@ func (b *Batcher) committed(it *item) {
 // (one per object) reuse them instead of faulting in fresh memory. A bounded free list rather than a
 // sync.Pool: a pool's per-P private slot is not visible to a batcher on another P, and buffers parked
 // there until the next GCs inflate the heap.
-var freeBufs freeBuffers
+var freeBufs = struct {
+	arenas  freeList[arena]
+	scratch freeList[scratch]
+}{freeList[arena]{max: 8}, freeList[scratch]{max: 4}}
 
-const (
-	maxSpareArenas  = 8
-	maxSpareScratch = 4
-)
-
-type freeBuffers struct {
-	mu      sync.Mutex
-	arenas  []*arena
-	scratch []*scratch
+// freeList is a bounded, locked LIFO of spare buffers.
+type freeList[T any] struct {
+	mu    sync.Mutex
+	items []*T
+	max   int
 }
 
-func (f *freeBuffers) getArena() *arena {
+// get returns a spare buffer, or nil when there is none.
+func (f *freeList[T]) get() *T {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	n := len(f.arenas)
+	n := len(f.items)
 	if n == 0 {
 		return nil
 	}
-	a := f.arenas[n-1]
-	f.arenas[n-1] = nil
-	f.arenas = f.arenas[:n-1]
-	return a
+	x := f.items[n-1]
+	f.items[n-1] = nil
+	f.items = f.items[:n-1]
+	return x
 }
 
-func (f *freeBuffers) putArena(a *arena) {
+// put keeps x for a later get unless the list is full.
+func (f *freeList[T]) put(x *T) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.arenas) < maxSpareArenas {
-		f.arenas = append(f.arenas, a)
-	}
-}
-
-func (f *freeBuffers) getScratch() *scratch {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := len(f.scratch)
-	if n == 0 {
-		return nil
-	}
-	sc := f.scratch[n-1]
-	f.scratch[n-1] = nil
-	f.scratch = f.scratch[:n-1]
-	return sc
-}
-
-func (f *freeBuffers) putScratch(sc *scratch) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.scratch) < maxSpareScratch {
-		f.scratch = append(f.scratch, sc)
+	if len(f.items) < f.max {
+		f.items = append(f.items, x)
 	}
 }
 
@@ -564,12 +544,12 @@ type scratch struct {
 // Close with addMu held, once no request will be built any more.
 func (b *Batcher) releaseBuffers() {
 	for _, a := range b.arenas {
-		freeBufs.putArena(a)
+		freeBufs.arenas.put(a)
 	}
 	b.arenas = nil
 	if a := b.arena; a != nil && a.live == 0 && cap(a.buf) == arenaSize {
 		a.buf = a.buf[:0]
-		freeBufs.putArena(a)
+		freeBufs.arenas.put(a)
 	}
 	b.arena = nil
 	sc := &scratch{win: b.win[:0], fresh: b.fresh[:0], late: b.late[:0], spare: b.spare[:0], order: b.order[:0], pieces: b.pieces[:0], altPieces: b.altPieces[:0]}
@@ -578,7 +558,7 @@ func (b *Batcher) releaseBuffers() {
 	clear(sc.late[:cap(sc.late)])
 	clear(sc.spare[:cap(sc.spare)])
 	b.win, b.fresh, b.late, b.spare, b.order, b.pieces, b.altPieces = nil, nil, nil, nil, nil, nil, nil
-	freeBufs.putScratch(sc)
+	freeBufs.scratch.put(sc)
 }
 
 // windowRefresh is how many events are checked against the same time window bounds; the bounds are also
