@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/logrouter/logrouter/batcher"
+	"github.com/logrouter/logrouter/internal/dynamotable"
 )
 
 // Progress is how far one object's delivery to one destination got in earlier attempts.
@@ -246,32 +247,6 @@ func (s *DynamoDBProgress) Put(ctx context.Context, id string, p Progress) error
 
 // CreateProgressTable creates a progress table (partition key "id", on-demand, TTL on "ttl") and waits for
 // it to be active. It is meant for tests and first-time setup.
-func CreateProgressTable(ctx context.Context, client interface {
-	CreateTable(context.Context, *dynamodb.CreateTableInput, ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
-	DescribeTable(context.Context, *dynamodb.DescribeTableInput, ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
-	UpdateTimeToLive(context.Context, *dynamodb.UpdateTimeToLiveInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateTimeToLiveOutput, error)
-}, table string) error {
-	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String(table),
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
-		BillingMode:          types.BillingModePayPerRequest,
-	})
-	if err != nil {
-		return fmt.Errorf("create table %s: %w", table, err)
-	}
-	w := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) {
-		o.MinDelay, o.MaxDelay = 100*time.Millisecond, time.Second
-	})
-	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 2*time.Minute); err != nil {
-		return fmt.Errorf("wait for table %s: %w", table, err)
-	}
-	_, err = client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
-		TableName:               aws.String(table),
-		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String("ttl"), Enabled: aws.Bool(true)},
-	})
-	if err != nil {
-		return fmt.Errorf("enable TTL on %s: %w", table, err)
-	}
-	return nil
+func CreateProgressTable(ctx context.Context, client dynamotable.API, table string) error {
+	return dynamotable.Create(ctx, client, table, "ttl", dynamotable.Key{Name: "id"})
 }

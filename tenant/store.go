@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/logrouter/logrouter/internal/dynamotable"
 )
 
 // DynamoDBAPI is the subset of *dynamodb.Client the store calls.
@@ -319,40 +321,6 @@ func (s *Store) Delete(ctx context.Context, tenantID string, t Type) error {
 
 // CreateTable creates the table with the design's key schema (on-demand billing) and enables TTL on the ttl
 // attribute. It is meant for tests and first-time setup; it returns once the table is active.
-func CreateTable(ctx context.Context, client interface {
-	CreateTable(context.Context, *dynamodb.CreateTableInput, ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
-	DescribeTable(context.Context, *dynamodb.DescribeTableInput, ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
-	UpdateTimeToLive(context.Context, *dynamodb.UpdateTimeToLiveInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateTimeToLiveOutput, error)
-}, table string) error {
-	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName: aws.String(table),
-		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String("tenant_id"), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String("type"), AttributeType: types.ScalarAttributeTypeS},
-		},
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String("tenant_id"), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String("type"), KeyType: types.KeyTypeRange},
-		},
-		BillingMode: types.BillingModePayPerRequest,
-	})
-	if err != nil {
-		return fmt.Errorf("create table %s: %w", table, err)
-	}
-	w := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) {
-		o.MinDelay, o.MaxDelay = 100*time.Millisecond, time.Second
-	})
-	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 2*time.Minute); err != nil {
-		return fmt.Errorf("wait for table %s: %w", table, err)
-	}
-	_, err = client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
-		TableName: aws.String(table),
-		TimeToLiveSpecification: &types.TimeToLiveSpecification{
-			AttributeName: aws.String("ttl"), Enabled: aws.Bool(true),
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("enable ttl on %s: %w", table, err)
-	}
-	return nil
+func CreateTable(ctx context.Context, client dynamotable.API, table string) error {
+	return dynamotable.Create(ctx, client, table, "ttl", dynamotable.Key{Name: "tenant_id"}, dynamotable.Key{Name: "type", Range: true})
 }

@@ -36,11 +36,11 @@ import (
 	"github.com/logrouter/logrouter/tenant"
 )
 
-// centralTemplate is deploy/cloudformation/central.yaml, located from this file so the test runs from any directory.
-func centralTemplate(t *testing.T) string {
+// readTemplate returns deploy/cloudformation/NAME, located from this file so the tests run from any directory.
+func readTemplate(t *testing.T, name string) string {
 	t.Helper()
 	_, self, _, _ := runtime.Caller(0)
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(self), "..", "..", "deploy", "cloudformation", "central.yaml"))
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(self), "..", "..", "deploy", "cloudformation", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func deployCentral(ctx context.Context, t *testing.T, cfg aws.Config, prefix, ta
 	stack := prefix + "-central"
 	_, err := cfn.CreateStack(ctx, &cloudformation.CreateStackInput{
 		StackName:    aws.String(stack),
-		TemplateBody: aws.String(centralTemplate(t)),
+		TemplateBody: aws.String(readTemplate(t, "central.yaml")),
 		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityNamedIam},
 		Parameters: []cfntypes.Parameter{
 			{ParameterKey: aws.String("NamePrefix"), ParameterValue: aws.String(prefix)},
@@ -116,7 +116,7 @@ func applyWhatMotoIgnores(ctx context.Context, t *testing.T, cfg aws.Config, phy
 			Properties yaml.Node `yaml:"Properties"`
 		} `yaml:"Resources"`
 	}
-	if err := yaml.Unmarshal([]byte(centralTemplate(t)), &tpl); err != nil {
+	if err := yaml.Unmarshal([]byte(readTemplate(t, "central.yaml")), &tpl); err != nil {
 		t.Fatalf("central.yaml: %v", err)
 	}
 

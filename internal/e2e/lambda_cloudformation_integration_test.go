@@ -11,9 +11,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -37,16 +34,6 @@ import (
 // progress table; and both role variants. Not covered (moto does not implement it): Architectures (moto reports
 // x86_64 whatever is asked), the container-image variant (needs a real ECR image), the template's Rules, and
 // running the function.
-
-func readLambdaTemplate(t *testing.T) string {
-	t.Helper()
-	_, self, _, _ := runtime.Caller(0)
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(self), "..", "..", "deploy", "cloudformation", "processor-lambda.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
 
 // bootstrapZip is a Lambda zip holding an executable named bootstrap (moto stores it, nothing runs it).
 func bootstrapZip(t *testing.T) []byte {
@@ -82,7 +69,7 @@ func createLambdaStack(ctx context.Context, t *testing.T, cfg aws.Config, name s
 	}
 	_, err := cfn.CreateStack(ctx, &cloudformation.CreateStackInput{
 		StackName:    aws.String(name),
-		TemplateBody: aws.String(readLambdaTemplate(t)),
+		TemplateBody: aws.String(readTemplate(t, "processor-lambda.yaml")),
 		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityNamedIam},
 		Parameters:   ps,
 	})
