@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/logrouter/logrouter/api"
+	"github.com/logrouter/logrouter/tenant"
 )
 
 // maxConfigInput bounds a JSON document read from a file or stdin (the server accepts 64 KiB).
@@ -19,7 +20,7 @@ const maxConfigInput = 1 << 20
 func init() {
 	register(&command{
 		Name:    "configs",
-		Summary: "manage delivery configurations through the API (list, get, create, update, patch, delete)",
+		Summary: "manage delivery configurations through the API (list, get, create, update, patch, delete, history)",
 		Args:    "VERB [ARGS]",
 		Doc: `Verbs:
   list [TENANT_ID]             all tenants' configurations (every page), or one tenant's
@@ -28,10 +29,14 @@ func init() {
   update TENANT_ID TYPE [FILE] replace a configuration (PUT)
   patch TENANT_ID TYPE [FILE]  change the given fields (PATCH); the result is validated whole
   delete TENANT_ID TYPE        delete a configuration
-  openapi                      print the API's OpenAPI document
+  history TENANT_ID TYPE       the configuration's changes, newest first (every page)
+  openapi                      print the API's OpenAPI document (as served; "logrouter api openapi" needs no server)
 
-Requests are signed with --api-key-id and the secret from --api-key or --api-key-file (a file holding only the
-secret). Responses are printed as JSON on stdout; an error exits non-zero with the server's message.`,
+JSON documents are checked before sending: a key that is not exactly a documented field name (they are
+case-sensitive) is an error naming it. PATCH: null removes a field so that it takes its default.
+Requests are signed (signing version 2, a new request id each) with --api-key-id and the secret from
+--api-key or --api-key-file (a file holding only the secret). Responses are printed as JSON on stdout; an
+error exits non-zero with the server's message.`,
 		Setup: func(fs *flagSet) runFunc {
 			var url, keyID, key, keyFile string
 			var limit int
@@ -42,7 +47,7 @@ secret). Responses are printed as JSON on stdout; an error exits non-zero with t
 			fs.Int(&limit, "page-size", "LOGROUTER_API_PAGE_SIZE", 100, "page size for list (1-1000)")
 			return func(ctx context.Context, sio stdio, args []string) error {
 				if len(args) == 0 {
-					return usagef("a verb is required: list, get, create, update, patch, delete or openapi")
+					return usagef("a verb is required: list, get, create, update, patch, delete, history or openapi")
 				}
 				verb, args := args[0], args[1:]
 				if err := checkConfigsArgs(verb, args); err != nil {
@@ -87,7 +92,7 @@ func checkConfigsArgs(verb string, args []string) error {
 	switch verb {
 	case "list":
 		ok = n <= 1
-	case "get", "delete":
+	case "get", "delete", "history":
 		ok = n == 2
 	case "create":
 		ok = n == 1 || n == 2
@@ -96,7 +101,7 @@ func checkConfigsArgs(verb string, args []string) error {
 	case "openapi":
 		ok = n == 0
 	default:
-		return usagef("unknown verb %q: want list, get, create, update, patch, delete or openapi", verb)
+		return usagef("unknown verb %q: want list, get, create, update, patch, delete, history or openapi", verb)
 	}
 	if !ok {
 		return usagef("wrong number of arguments for %s", verb)
@@ -124,7 +129,8 @@ func signingSecret(key, keyFile string) ([]byte, error) {
 	return nil, usagef("a signing secret is required: --api-key-file (LOGROUTER_API_KEY_FILE) or LOGROUTER_API_KEY")
 }
 
-func readDocument(stdin io.Reader, args []string) ([]byte, error) {
+// readDocument reads a JSON document for operationID and applies the server's strict-key check to it.
+func readDocument(stdin io.Reader, args []string, operationID string) ([]byte, error) {
 	var r io.Reader = stdin
 	name := "stdin"
 	if len(args) > 0 && args[0] != "-" {
@@ -147,6 +153,9 @@ func readDocument(stdin io.Reader, args []string) ([]byte, error) {
 	}
 	if !json.Valid(b) {
 		return nil, fmt.Errorf("%s: not a JSON document", name)
+	}
+	if err := api.CheckRequestBody(operationID, b); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return b, nil
 }
@@ -175,22 +184,36 @@ func runConfigsVerb(ctx context.Context, c *api.Client, stdin io.Reader, verb st
 		return c.Do(ctx, http.MethodGet, api.ConfigPath(args[0], args[1]), nil, nil)
 	case "delete":
 		return c.Do(ctx, http.MethodDelete, api.ConfigPath(args[0], args[1]), nil, nil)
+	case "history":
+		all := api.HistoryList{Items: []tenant.HistoryEntry{}}
+		next := ""
+		for {
+			page, err := c.History(ctx, args[0], args[1], limit, next)
+			if err != nil {
+				return nil, err
+			}
+			all.Items = append(all.Items, page.Items...)
+			if page.Next == "" {
+				return json.Marshal(all)
+			}
+			next = page.Next
+		}
 	case "openapi":
 		return c.Do(ctx, http.MethodGet, api.OpenAPIPath, nil, nil)
 	case "create":
-		doc, err := readDocument(stdin, args[1:])
+		doc, err := readDocument(stdin, args[1:], "create-delivery-config")
 		if err != nil {
 			return nil, err
 		}
 		return c.Do(ctx, http.MethodPost, api.TenantPath(args[0]), nil, doc)
 	case "update", "patch":
-		doc, err := readDocument(stdin, args[2:])
+		method, op := http.MethodPut, "replace-delivery-config"
+		if verb == "patch" {
+			method, op = http.MethodPatch, "patch-delivery-config"
+		}
+		doc, err := readDocument(stdin, args[2:], op)
 		if err != nil {
 			return nil, err
-		}
-		method := http.MethodPut
-		if verb == "patch" {
-			method = http.MethodPatch
 		}
 		return c.Do(ctx, method, api.ConfigPath(args[0], args[1]), nil, doc)
 	}
