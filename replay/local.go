@@ -104,7 +104,7 @@ func fold(sum *Summary, res engine.ObjectResult) {
 type watermark struct {
 	next    int64            // lowest sequence number not done
 	pending map[int64]string // listed, keyed by sequence number, until the watermark passes them
-	fin   map[int64]bool
+	fin     map[int64]bool
 	key     string
 }
 

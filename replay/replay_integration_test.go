@@ -161,7 +161,9 @@ func TestReplayFilters(t *testing.T) {
 				return tn == id && (c == "c1" || c == "c3") && a == "api" && age < 20*time.Hour
 			}},
 		"applications sharing a prefix": {apps: []string{"api-v2", "api"}, until: 5 * time.Hour,
-			want: func(c, tn, a string, age time.Duration) bool { return tn == id && (a == "api" || a == "api-v2") && age > 5*time.Hour }},
+			want: func(c, tn, a string, age time.Duration) bool {
+				return tn == id && (a == "api" || a == "api-v2") && age > 5*time.Hour
+			}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
