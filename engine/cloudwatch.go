@@ -75,7 +75,7 @@ func (p *Processor) streamObject(ctx context.Context, src S3API, obj ObjectRef, 
 		}
 		d.ctx, d.cancel = context.WithCancel(ctx)
 		d.sink = p.o.NewSink(d.ctx, client, scope, batcher.Destination{LogGroup: d.cfg.LogGroupName, LogStream: d.res.Stream},
-			p.batcherOptions(d.cfg), d.resumeOptions)
+			p.batcherOptions(d.cfg), d.resumeOptions, obj.Replay.batcherOptions)
 		live = append(live, d)
 	}
 	if len(live) == 0 {

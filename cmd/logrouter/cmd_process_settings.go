@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/logrouter/logrouter/api"
 	"github.com/logrouter/logrouter/engine"
 )
 
@@ -20,6 +21,8 @@ type engineFlags struct {
 	buckets  string
 	pathDesc string
 	logLevel string
+	// replayKeys is the file of replay keys (key_id=secret lines) that authenticate replay markers.
+	replayKeys string
 }
 
 func (f *engineFlags) declare(fs *flagSet) {
@@ -40,6 +43,7 @@ func (f *engineFlags) declare(fs *flagSet) {
 	fs.Duration(&f.s.BreakerCooldown, "breaker-cooldown", "LOGROUTER_BREAKER_COOLDOWN", 30*time.Second, "how long an open circuit breaker fails the tenant's deliveries fast")
 	fs.Duration(&f.s.DetachAfter, "detach-after", "LOGROUTER_DETACH_AFTER", 20*time.Second, "how long an object's stream waits for one of its several CloudWatch destinations before detaching it (it resumes on redelivery)")
 	fs.String(&f.logLevel, "log-level", "LOGROUTER_LOG_LEVEL", "info", "debug, info, warn or error")
+	fs.String(&f.replayKeys, "replay-keys-file", "LOGROUTER_REPLAY_KEYS_FILE", "", "file of key_id=secret lines authenticating replay notifications (shared with `logrouter replay` and the API); empty = replay notifications are dropped")
 }
 
 // runtime validates the flags and wires the engine; getenv is the process environment.
@@ -49,18 +53,18 @@ func (f *engineFlags) runtime(ctx context.Context, sio stdio, reg prometheus.Reg
 		return nil, nil, err
 	}
 	f.s.SourceBuckets = engine.ParseBuckets(f.buckets)
-	switch strings.ToLower(strings.TrimSpace(f.pathDesc)) {
-	case "auto", "":
-		f.s.S3PathStyle = os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
-	default:
-		v, err := strconv.ParseBool(f.pathDesc)
-		if err != nil {
-			return nil, nil, usagef("s3 path style %q is not true, false or auto", f.pathDesc)
-		}
-		f.s.S3PathStyle = v
+	if f.s.S3PathStyle, err = s3PathStyle(f.pathDesc); err != nil {
+		return nil, nil, err
 	}
 	if err := f.s.Validate(); err != nil {
 		return nil, nil, usagef("%v", err)
+	}
+	if f.replayKeys != "" {
+		keys, err := api.LoadKeysFile(f.replayKeys)
+		if err != nil {
+			return nil, nil, fmt.Errorf("replay keys: %w", err)
+		}
+		f.s.ReplayKeys = keys
 	}
 	cfg, err := loadAWSConfig(ctx)
 	if err != nil {
@@ -71,4 +75,17 @@ func (f *engineFlags) runtime(ctx context.Context, sio stdio, reg prometheus.Reg
 		return nil, nil, fmt.Errorf("set up the engine: %w", err)
 	}
 	return rt, log, nil
+}
+
+// s3PathStyle reads the --s3-path-style setting: true, false, or auto (on when an endpoint override is set).
+func s3PathStyle(desc string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(desc)) {
+	case "auto", "":
+		return os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != "", nil
+	}
+	v, err := strconv.ParseBool(desc)
+	if err != nil {
+		return false, usagef("s3 path style %q is not true, false or auto", desc)
+	}
+	return v, nil
 }
