@@ -89,6 +89,9 @@ type Options struct {
 	Existence *batcher.ExistenceCache
 	// Progress persists delivery progress (default: in memory).
 	Progress ProgressStore
+	// ReplayKeys (key id -> secret) authenticate replay markers in messages (see Replay); with none, every
+	// message carrying a marker is dropped as malformed.
+	ReplayKeys map[string][]byte
 	// NewSink and NewReader default to batcher.New and parser.NewReader.
 	NewSink   func(ctx context.Context, client batcher.API, scope string, dest batcher.Destination, optFns ...func(*batcher.Options)) LogSink
 	NewReader func(r io.Reader, fallback time.Time) EventReader
@@ -226,6 +229,8 @@ type ObjectResult struct {
 	Reason      Reason  `json:"reason,omitempty"`
 	Error       string  `json:"error,omitempty"`
 	Filtered    int     `json:"filtered_configs,omitempty"`
+	ReplayID    string  `json:"replay_id,omitempty"`
+	NotReplayed int     `json:"not_replayed_configs,omitempty"` // configs of types the replay does not name
 	EventsRead  int64   `json:"events_read"`
 	BytesRead   int64   `json:"bytes_read"`
 	// BytesUncompressed is the decoded size of what was read; OversizedLines the lines skipped as too long.
@@ -307,6 +312,15 @@ func (p *Processor) processMessage(ctx context.Context, body []byte, dry bool) M
 		res.Test = true
 		return res
 	}
+	if n.Replay != nil {
+		if err := VerifyReplay(n.Replay, p.o.ReplayKeys, n.Objects); err != nil {
+			res.set(status{OutcomeDropped, ReasonMalformedBody, fmt.Errorf("%w: %w", ErrMalformed, err)})
+			return res
+		}
+		for i := range n.Objects {
+			n.Objects[i].Replay = n.Replay
+		}
+	}
 	worst := status{}
 	for _, e := range n.Invalid {
 		worst = worst.worse(status{OutcomeDropped, ReasonMalformedBody, e})
@@ -384,8 +398,20 @@ func (p *Processor) processObject(ctx context.Context, obj ObjectRef, dry bool) 
 		m.ConfigLookup.WithLabelValues("found").Inc()
 		m.Filtered.Add(float64(res.Filtered))
 	})
+	if r := obj.Replay; r != nil {
+		res.ReplayID = r.ID
+		kept := active[:0]
+		for _, c := range active {
+			if r.Admits(c.Type) {
+				kept = append(kept, c)
+			} else {
+				res.NotReplayed++
+			}
+		}
+		active = kept
+	}
 	if len(active) == 0 {
-		return res // every config filters this application out: nothing to deliver
+		return res // every config filters this application out, or the replay is for other types
 	}
 	dests := make([]*delivery, len(active))
 	for i, c := range active {
@@ -499,7 +525,7 @@ func (p *Processor) deliver(ctx context.Context, obj ObjectRef, key ObjectKey, d
 
 	var cw, cp []*delivery
 	for _, d := range dests {
-		d.id = progressID(obj, etag, d.key)
+		d.id = progressID(obj, etag, obj.Replay.progressKey(d.key))
 		pr, err := p.o.Progress.Get(ctx, d.id)
 		if err != nil {
 			p.count(func(m *Metrics) { m.ProgressErr.WithLabelValues("get").Inc() })

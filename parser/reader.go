@@ -599,6 +599,7 @@ func (r *Reader) setMessage(body []byte, class int, text []byte, ev *Event) {
 		return
 	}
 	ev.Message, ev.Escaped = body, true
+	ev.TextLen, ev.UnicodeEscapes = len(text), class == bodyUEscapes
 }
 
 // The record keys the parser reads.

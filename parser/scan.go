@@ -275,7 +275,8 @@ func (s *scanner) forEachMember(i int, fn func(m member) bool) int {
 // How scanStringBody classifies a JSON string body.
 const (
 	bodyPlain      = iota // no backslash: the body is the text
-	bodyEscapes           // has valid escapes
+	bodyEscapes           // has valid two-character escapes (\n, \", ...) and no \u escape
+	bodyUEscapes          // has valid escapes, at least one of them \uXXXX
 	bodyInvalid           // raw control character or invalid escape: not JSON
 	bodyInvalidUTF        // valid JSON escapes but the text is not valid UTF-8
 )
@@ -338,6 +339,7 @@ func scanStringBody(b []byte, i int, dst []byte) (end, class int, text []byte) {
 			class = max(class, bodyEscapes)
 			if !slowUnescape {
 				if b[i+1] == 'u' {
+					class = max(class, bodyUEscapes)
 					slowUnescape = true // surrogate pairs: unescape the whole body at the end
 				} else {
 					dst = append(dst, b[flushed:i]...)

@@ -229,8 +229,8 @@ func Classify(t tenant.Type, reason string, err error) Category {
 const maxMessage = 600
 
 var secretPatterns = []*regexp.Regexp{
-	regexp.MustCompile(`\b(?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{12,}\b`), // access key and unique ids
-	regexp.MustCompile(`(?i)(external[_-]?id"?\s*[=:]\s*"?)[^\s",&}]+`),  // ExternalId=..., "external_id":"..."
+	regexp.MustCompile(`\b(?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{12,}\b`),      // access key and unique ids
+	regexp.MustCompile(`(?i)(external[_-]?id"?\s*[=:]\s*"?)[^\s",&}]+`), // ExternalId=..., "external_id":"..."
 	regexp.MustCompile(`(?i)(x-amz-security-token|securitytoken|sessiontoken|secretaccesskey|signature)("?\s*[=:]\s*"?)[^\s",&}]+`),
 	regexp.MustCompile(`(?i)(credential=)[^\s,]+`),
 }

@@ -94,7 +94,7 @@ func TestConfigsCLIIntegration(t *testing.T) {
 	go func() { served <- runCLI(srvCtx, serverEnv, "", "api") }()
 	waitHealthy(t, "http://"+addr, served)
 
-	env := cliEnv{"LOGROUTER_API_URL": "http://" + addr, "LOGROUTER_API_KEY_ID": "ops-new", "LOGROUTER_API_KEY_FILE": secretFile}
+	env := cliEnv{"LOGROUTER_API_URL": "http://" + addr, "LOGROUTER_API_KEY_ID": "ops-new", "LOGROUTER_API_SECRET_FILE": secretFile}
 	mustRun := func(stdin string, args ...string) map[string]any {
 		t.Helper()
 		r := runCLI(ctx, env, stdin, append([]string{"configs"}, args...)...)
@@ -157,12 +157,12 @@ func TestConfigsCLIIntegration(t *testing.T) {
 	}
 
 	// The old key still works during rotation (from the environment this time).
-	oldEnv := cliEnv{"LOGROUTER_API_URL": "http://" + addr, "LOGROUTER_API_KEY_ID": "ops-old", "LOGROUTER_API_KEY": oldSecret}
+	oldEnv := cliEnv{"LOGROUTER_API_URL": "http://" + addr, "LOGROUTER_API_KEY_ID": "ops-old", "LOGROUTER_API_SECRET": oldSecret}
 	if r := runCLI(ctx, oldEnv, "", "configs", "list"); r.code != 0 || !strings.Contains(r.stdout, "acme-corp-archive") {
 		t.Fatalf("list with the old key: exit %d %s", r.code, r.stderr)
 	}
-	wrong := cliEnv{"LOGROUTER_API_URL": "http://" + addr, "LOGROUTER_API_KEY_ID": "ops-old", "LOGROUTER_API_KEY": newSecret}
-	if r := runCLI(ctx, wrong, "", "configs", "list"); r.code == 0 || !strings.Contains(r.stderr, "401") {
+	wrong := cliEnv{"LOGROUTER_API_URL": "http://" + addr, "LOGROUTER_API_KEY_ID": "ops-old", "LOGROUTER_API_SECRET": newSecret}
+	if r := runCLI(ctx, wrong, "", "configs", "list"); r.code == 0 || !strings.Contains(r.stderr, "401") || !strings.Contains(r.stderr, "wrong secret") {
 		t.Fatalf("wrong secret: exit %d %s", r.code, r.stderr)
 	}
 
@@ -172,7 +172,9 @@ func TestConfigsCLIIntegration(t *testing.T) {
 	if v := mustRun("", "openapi"); v["openapi"] == nil {
 		t.Fatalf("openapi printed %v", v)
 	}
-	mustRun("", "delete", "acme-corp", "cloudwatch")
+	if v := mustRun("", "delete", "acme-corp", "cloudwatch"); v["deleted"] == nil {
+		t.Fatalf("delete printed %v", v)
+	}
 	r = runCLI(ctx, env, "", "configs", "get", "acme-corp", "cloudwatch")
 	if r.code == 0 || !strings.Contains(r.stderr, "404") || !strings.Contains(r.stderr, "has no cloudwatch delivery configuration") {
 		t.Fatalf("get deleted: exit %d, stderr %q", r.code, r.stderr)
@@ -226,7 +228,7 @@ func waitHealthy(t *testing.T, base string, served <-chan cliResult) {
 }
 
 func TestConfigsUsage(t *testing.T) {
-	env := cliEnv{"LOGROUTER_API_KEY_ID": "k", "LOGROUTER_API_KEY": "0123456789abcdef0123"}
+	env := cliEnv{"LOGROUTER_API_KEY_ID": "k", "LOGROUTER_API_SECRET": "0123456789abcdef0123"}
 	for name, args := range map[string][]string{
 		"no verb":          {"configs"},
 		"unknown verb":     {"configs", "burn"},
@@ -239,7 +241,7 @@ func TestConfigsUsage(t *testing.T) {
 			}
 		})
 	}
-	if r := runCLI(context.Background(), cliEnv{"LOGROUTER_API_KEY_ID": "k"}, "", "configs", "list"); r.code != 2 || !strings.Contains(r.stderr, "secret") {
+	if r := runCLI(context.Background(), cliEnv{"LOGROUTER_API_KEY_ID": "k", "LOGROUTER_API_SECRET": "", "LOGROUTER_API_SECRET_FILE": "", "LOGROUTER_API_KEY": "", "LOGROUTER_API_KEY_FILE": ""}, "", "configs", "list"); r.code != 2 || !strings.Contains(r.stderr, "secret") {
 		t.Fatalf("missing secret: exit %d %s", r.code, r.stderr)
 	}
 	if r := runCLI(context.Background(), cliEnv{}, "", "api"); r.code != 2 || !strings.Contains(r.stderr, "LOGROUTER_API_KEYS_FILE") {

@@ -137,7 +137,7 @@ func (d *demo) startAPIAndRegister(ctx context.Context) error {
 	if err := os.WriteFile(secretFile, []byte(secret), 0o600); err != nil {
 		return err
 	}
-	cliEnv := d.env("LOGROUTER_API_URL=http://"+addr, "LOGROUTER_API_KEY_ID="+keyID, "LOGROUTER_API_KEY_FILE="+secretFile)
+	cliEnv := d.env("LOGROUTER_API_URL=http://"+addr, "LOGROUTER_API_KEY_ID="+keyID, "LOGROUTER_API_SECRET_FILE="+secretFile)
 	var docs []map[string]any
 	for _, c := range cloudwatchDests {
 		doc := map[string]any{"type": "cloudwatch", "log_distribution_role_arn": c.roleARN, "log_group_name": c.logGroup, "target_region": region}
