@@ -129,16 +129,6 @@ func (c Counters) add(o Counters) {
 	}
 }
 
-func (c Counters) nonZero() Counters {
-	out := Counters{}
-	for k, v := range c {
-		if v != 0 {
-			out[k] = v
-		}
-	}
-	return out
-}
-
 // UsageRow is one tenant's usage of one destination type on one UTC day.
 type UsageRow struct {
 	TenantID string      `json:"tenant_id"`
