@@ -2,12 +2,15 @@ package api
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -434,5 +437,38 @@ func TestReplayRefusedInOneProcess(t *testing.T) {
 	}
 	if v := testutil.ToFloat64(ts.srv.metrics.replaysRefused); v != 1 {
 		t.Fatalf("replays refused %v", v)
+	}
+}
+
+// OpenAPIDocument (logrouter api openapi) is the document the server serves.
+func TestOpenAPIDocumentWithoutServer(t *testing.T) {
+	local, err := OpenAPIDocument()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newOptsServer(t, nil, Options{})
+	res := ts.doAs(testKeyID, testSecret, "", "GET", OpenAPIPath, "")
+	if res.Status != 200 {
+		t.Fatalf("served: %d", res.Status)
+	}
+	var a, b any
+	if err := json.Unmarshal(local, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(res.Body, &b); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("OpenAPIDocument differs from the served document:\n%s\n---\n%s", local, res.Body)
+	}
+	// The CLI's local check names offending keys; unknown operations are an error, not a pass.
+	if err := CheckRequestBody("patch-delivery-config", []byte(`{"Enabled":true}`)); err == nil || !strings.Contains(err.Error(), "body.Enabled") {
+		t.Fatalf("local check: %v", err)
+	}
+	if err := CheckRequestBody("patch-delivery-config", []byte(`{"enabled":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckRequestBody("no-such-operation", []byte(`{}`)); !errors.Is(err, ErrUnknownOperation) {
+		t.Fatalf("unknown operation: %v", err)
 	}
 }
