@@ -302,7 +302,7 @@ func special8(x uint64, strict bool) uint64 {
 // the same pass. When the body has escapes, its unescaped text is appended to dst
 // and returned as text; otherwise text is the body itself. end is -1 when the string is not terminated.
 func scanStringBody(b []byte, i int, dst []byte) (end, class int, text []byte) {
-	start, flushed := i, i
+	start, flushed, dst0 := i, i, len(dst)
 	class = bodyPlain
 	slowUnescape := false
 	for {
@@ -324,7 +324,8 @@ func scanStringBody(b []byte, i int, dst []byte) (end, class int, text []byte) {
 				return i, class, b[start:i]
 			}
 			if slowUnescape {
-				dst, _ = appendUnescaped(dst, b[start:i])
+				// what was unescaped before the first \u is unescaped again with the rest
+				dst, _ = appendUnescaped(dst[:dst0], b[start:i])
 				return i, class, dst
 			}
 			return i, class, append(dst, b[flushed:i]...)
