@@ -180,6 +180,7 @@ func (p *Processor) streamObject(ctx context.Context, src S3API, obj ObjectRef, 
 	}
 	st := rd.Stats()
 	res.EventsRead, res.BytesRead = st.Events, body.n
+	res.BytesUncompressed, res.OversizedLines = st.BytesOut, st.OversizedLines
 	p.count(func(m *Metrics) {
 		m.ObjectBytes.Add(float64(body.n))
 		m.ObjectBytesUn.Add(float64(st.BytesOut))

@@ -45,6 +45,13 @@ type LogSink interface {
 	Close() (batcher.Result, error)
 }
 
+// StatusRecorder receives the outcome of every object the processor delivered (not of planned ones), with
+// each destination's result, counters and typed error, once the object is done. It is called on the
+// delivering goroutine: it must not block (the status package aggregates in memory and writes later).
+type StatusRecorder interface {
+	RecordObject(res ObjectResult)
+}
+
 // EventReader decodes an object into events (a *parser.Reader).
 type EventReader interface {
 	Next() (*parser.Event, error)
@@ -88,6 +95,9 @@ type Options struct {
 	// NewSink and NewReader default to batcher.New and parser.NewReader.
 	NewSink   func(ctx context.Context, client batcher.API, scope string, dest batcher.Destination, optFns ...func(*batcher.Options)) LogSink
 	NewReader func(r io.Reader, fallback time.Time) EventReader
+
+	// Status, when set, receives every delivered object's result (delivery status and usage accounting).
+	Status StatusRecorder
 
 	Metrics *Metrics
 	Logger  *slog.Logger
@@ -211,20 +221,23 @@ type MessageResult struct {
 
 // ObjectResult is the outcome of one object: the worst of its destinations'.
 type ObjectResult struct {
-	Bucket       string              `json:"bucket"`
-	Key          string              `json:"key"`
-	TenantID     string              `json:"tenant_id,omitempty"`
-	Application  string              `json:"application,omitempty"`
-	Outcome      Outcome             `json:"outcome"`
-	Reason       Reason              `json:"reason,omitempty"`
-	Error        string              `json:"error,omitempty"`
-	Filtered     int                 `json:"filtered_configs,omitempty"`
-	ReplayID     string              `json:"replay_id,omitempty"`
-	NotReplayed  int                 `json:"not_replayed_configs,omitempty"` // configs of types the replay does not name
-	EventsRead   int64               `json:"events_read"`
-	BytesRead    int64               `json:"bytes_read"`
-	Destinations []DestinationResult `json:"destinations"`
-	Err          error               `json:"-"`
+	Bucket      string  `json:"bucket"`
+	Key         string  `json:"key"`
+	TenantID    string  `json:"tenant_id,omitempty"`
+	Application string  `json:"application,omitempty"`
+	Outcome     Outcome `json:"outcome"`
+	Reason      Reason  `json:"reason,omitempty"`
+	Error       string  `json:"error,omitempty"`
+	Filtered    int     `json:"filtered_configs,omitempty"`
+	ReplayID    string  `json:"replay_id,omitempty"`
+	NotReplayed int     `json:"not_replayed_configs,omitempty"` // configs of types the replay does not name
+	EventsRead  int64   `json:"events_read"`
+	BytesRead   int64   `json:"bytes_read"`
+	// BytesUncompressed is the decoded size of what was read; OversizedLines the lines skipped as too long.
+	BytesUncompressed int64               `json:"bytes_uncompressed,omitempty"`
+	OversizedLines    int64               `json:"oversized_lines,omitempty"`
+	Destinations      []DestinationResult `json:"destinations"`
+	Err               error               `json:"-"`
 }
 
 // DestinationResult is one destination's delivery of one object.
@@ -341,6 +354,9 @@ func (p *Processor) processObject(ctx context.Context, obj ObjectRef, dry bool) 
 	defer func() {
 		if !dry {
 			p.observeObject(&res, p.o.Now().Sub(start))
+			if p.o.Status != nil {
+				p.o.Status.RecordObject(res)
+			}
 		}
 	}()
 	if !p.buckets[obj.Bucket] {
