@@ -220,7 +220,7 @@ type Target struct {
 	Goal     string  `json:"goal"`
 	Measured string  `json:"measured"`
 	Value    float64 `json:"value"`
-	// Status is "met", "missed" or "not measured".
+	// Status is "met", "missed", "not measured", or "reported" for a figure without a threshold.
 	Status string `json:"status"`
 }
 
@@ -278,31 +278,7 @@ func (rep *Report) largestSize() int {
 
 func (rep *Report) evaluate() []Target {
 	size := rep.largestSize()
-	procs := min(2, runtime.NumCPU())
-	var ts []Target
-	// One-core targets are judged on CPU time: on an idle machine it equals wall time for one core, and on a
-	// busy one it is what the scenario cost rather than how long it waited. Multi-core targets need wall time.
-	ratio := func(name string, s Spec, goal float64) {
-		s.SizeMiB = size
-		onCPU := s.Procs == 1
-		t := Target{Name: name, Goal: fmt.Sprintf("≥ %.2f× floor (wall time)", goal), Status: "not measured"}
-		if onCPU {
-			t.Goal = fmt.Sprintf("≥ %.2f× floor (CPU time)", goal)
-		}
-		if r, ok := rep.find(s); ok && r.RatioToFloor > 0 {
-			t.Value = r.RatioToFloor
-			if onCPU && r.CPURatioToFloor > 0 {
-				t.Value = r.CPURatioToFloor
-			}
-			t.Measured = fmt.Sprintf("%.2f× CPU, %.2f× wall (%s)", r.CPURatioToFloor, r.RatioToFloor, r.Name())
-			t.Status = metOrMissed(t.Value >= goal)
-		}
-		ts = append(ts, t)
-	}
-	ratio("parse, one core", Spec{Scenario: Parse, Procs: 1}, 0.6)
-	ratio("parse, one object pipelined on two cores", Spec{Scenario: Parse, Procs: procs, Pipeline: true}, 0.9)
-	ratio("deliver, one core", Spec{Scenario: Deliver, Procs: 1}, 0.5)
-	ratio("deliver, two cores", Spec{Scenario: Deliver, Procs: procs, Pipeline: true}, 0.8)
+	ts := rep.speedTargets()
 
 	req := Target{Name: "PutLogEvents requests", Goal: "≤ 1.02× minimum", Status: "not measured"}
 	worst := 0.0
@@ -317,42 +293,7 @@ func (rep *Report) evaluate() []Target {
 	}
 	ts = append(ts, req)
 
-	// Peak RSS: under 64 MiB on a 64 MiB object, and flat as objects grow.
-	rss := Target{Name: "peak RSS", Goal: "< 64 MiB on a 64 MiB object; flat as objects grow", Status: "not measured"}
-	var worstRSS int64
-	var rssName string
-	grows := []string{}
-	sizes := rep.sizes()
-	for _, r := range rep.Results {
-		if r.Status != StatusOK || r.MaxRSSBytes == 0 || r.Scenario == EndToEnd {
-			continue
-		}
-		if r.SizeMiB == size && r.MaxRSSBytes > worstRSS {
-			worstRSS, rssName = r.MaxRSSBytes, r.Name()
-		}
-		// Flat: the largest object needs at most a quarter more than the next size down (both carry the
-		// message tail from 16 MiB up, so the longest lines are alike).
-		if len(sizes) > 1 && r.SizeMiB == size {
-			small := r.Spec
-			small.SizeMiB = sizes[len(sizes)-2]
-			if s, ok := rep.find(small); ok && s.MaxRSSBytes > 0 && float64(r.MaxRSSBytes) > 1.25*float64(s.MaxRSSBytes) {
-				grows = append(grows, fmt.Sprintf("%s %s→%s", r.Variant(), mib(s.MaxRSSBytes), mib(r.MaxRSSBytes)))
-			}
-		}
-	}
-	if worstRSS > 0 {
-		rss.Value = float64(worstRSS)
-		rss.Measured = fmt.Sprintf("worst %s (%s)", mib(worstRSS), rssName)
-		ok := len(grows) == 0
-		if size >= 64 {
-			ok = ok && worstRSS < 64<<20
-		}
-		if len(grows) > 0 {
-			rss.Measured += "; grows: " + strings.Join(grows, ", ")
-		}
-		rss.Status = metOrMissed(ok)
-	}
-	ts = append(ts, rss)
+	ts = append(ts, rep.memoryTargets()...)
 
 	// End to end: throughput grows with workers up to the cores available.
 	sc := Target{Name: "end-to-end scaling", Goal: fmt.Sprintf("throughput grows with workers up to %d cores, no loss beyond", runtime.NumCPU()), Status: "not measured"}

@@ -91,7 +91,7 @@ func looksLikeKeysFile(b []byte) bool {
 	if !bytes.Contains(b, []byte("=")) {
 		return false
 	}
-	_, err := api.ParseKeys(bytes.NewReader(b))
+	_, err := api.ParseKeySet(bytes.NewReader(b)) // with or without scope lines
 	return err == nil
 }
 

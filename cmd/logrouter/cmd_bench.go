@@ -67,7 +67,7 @@ func setupBench(fs *flagSet) runFunc {
 	)
 	fs.Bool(&quick, "quick", "LOGROUTER_BENCH_QUICK", false, "reduced set (sizes 1,16; workers 1,2; 3 reps): under a minute")
 	fs.String(&out, "out", "LOGROUTER_BENCH_OUT", "bench/results", "directory for results.json, results.md, table.txt, chart.svg (\"\" = none)")
-	fs.Var(&sizes, "sizes", "LOGROUTER_BENCH_SIZES", "object sizes in MiB, comma-separated (default 1,16,64; quick 1,16)")
+	fs.Var(&sizes, "sizes", "LOGROUTER_BENCH_SIZES", "object sizes in MiB, comma-separated (default 1,16,64,256; quick 1,16); e2e runs on sizes up to 64")
 	fs.Var(&workers, "workers", "LOGROUTER_BENCH_WORKERS", "end-to-end worker counts (default 1,2,4; quick 1,2)")
 	fs.String(&scenarios, "scenarios", "LOGROUTER_BENCH_SCENARIOS", "", "comma-separated subset of floor-gunzip,floor-split,parse,deliver,e2e (default all)")
 	fs.Int(&reps, "reps", "LOGROUTER_BENCH_REPS", 0, "timed repetitions per measurement; medians are reported (default 5; quick 3)")

@@ -74,6 +74,8 @@ func init() {
 		Verbs:   configsVerbList,
 		Doc: `TYPE is cloudwatch or s3; FILE is a JSON document (stdin when FILE is absent or -). Requests are signed
 with --api-key-id and the secret from --api-secret-file (a file holding only the secret) or --api-secret.
+Requests are signed with signing version 2, a new request id each. Documents are checked before sending: a
+key that is not exactly a documented field name (names are case-sensitive) is an error naming it.
 Responses are printed as JSON on stdout; an error exits non-zero with the server's message. Flags may follow
 the arguments (configs list --page-size 10).`,
 		Setup: func(fs *flagSet) runFunc {
@@ -130,21 +132,21 @@ the arguments (configs list --page-size 10).`,
 	registerConfigsVerb(&configsVerb{
 		verb: verb{Name: "create", Args: "TENANT_ID [FILE]", Summary: "create a configuration from a JSON document", MinArgs: 1, MaxArgs: 2},
 		Run: func(ctx context.Context, call *configsCall) ([]byte, error) {
-			doc, err := readDocument(call.sio.Stdin, call.args[1:])
+			doc, err := readDocument(call.sio.Stdin, call.args[1:], "create-delivery-config")
 			if err != nil {
 				return nil, err
 			}
 			return call.client.Do(ctx, http.MethodPost, api.TenantPath(call.args[0]), nil, doc)
 		},
 	})
-	for _, m := range []struct{ name, method, summary string }{
-		{"update", http.MethodPut, "replace a configuration (PUT)"},
-		{"patch", http.MethodPatch, "change the given fields (PATCH); the result is validated whole"},
+	for _, m := range []struct{ name, method, summary, operationID string }{
+		{"update", http.MethodPut, "replace a configuration (PUT)", "replace-delivery-config"},
+		{"patch", http.MethodPatch, "change the given fields (PATCH; null removes a field); the result is validated whole", "patch-delivery-config"},
 	} {
 		registerConfigsVerb(&configsVerb{
 			verb: verb{Name: m.name, Args: "TENANT_ID TYPE [FILE]", Summary: m.summary, MinArgs: 2, MaxArgs: 3},
 			Run: func(ctx context.Context, call *configsCall) ([]byte, error) {
-				doc, err := readDocument(call.sio.Stdin, call.args[2:])
+				doc, err := readDocument(call.sio.Stdin, call.args[2:], m.operationID)
 				if err != nil {
 					return nil, err
 				}
@@ -162,7 +164,7 @@ the arguments (configs list --page-size 10).`,
 		},
 	})
 	registerConfigsVerb(&configsVerb{
-		verb: verb{Name: "openapi", Summary: "print the API's OpenAPI document"},
+		verb: verb{Name: "openapi", Summary: "print the API's OpenAPI document as served (logrouter api openapi needs no server)"},
 		Run: func(ctx context.Context, call *configsCall) ([]byte, error) {
 			return call.client.Do(ctx, http.MethodGet, api.OpenAPIPath, nil, nil)
 		},
@@ -186,9 +188,10 @@ func printJSON(w io.Writer, out []byte) error {
 	return err
 }
 
-// readDocument reads the JSON document named by args[0] (stdin when absent or -). A syntax error names the
-// line and column.
-func readDocument(stdin io.Reader, args []string) ([]byte, error) {
+// readDocument reads the JSON document named by args[0] (stdin when absent or -) for the API operation
+// operationID. A syntax error names the line and column; a key that is not exactly a documented field name
+// (the server's strict-key check, api.CheckRequestBody) is named too.
+func readDocument(stdin io.Reader, args []string, operationID string) ([]byte, error) {
 	var r io.Reader = stdin
 	name := "stdin"
 	if len(args) > 0 && args[0] != "-" {
@@ -211,6 +214,9 @@ func readDocument(stdin io.Reader, args []string) ([]byte, error) {
 	}
 	if err := checkJSON(b); err != nil {
 		return nil, fmt.Errorf("%s:%w", name, err)
+	}
+	if err := api.CheckRequestBody(operationID, b); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return b, nil
 }

@@ -57,6 +57,8 @@ func TestReadmeExamples(t *testing.T) {
 	table := testaws.Name("readme")
 	ddb := dynamodb.NewFromConfig(cfg)
 	require.NoError(t, tenant.CreateTable(ctx, ddb, table))
+	audit := testaws.Name("readme-audit")
+	require.NoError(t, tenant.CreateAuditTable(ctx, ddb, audit))
 	secret := hex.EncodeToString([]byte("readme-example-secret-0123456789"))
 	require.NoError(t, os.WriteFile(filepath.Join(work, "keys"), []byte("ops-1="+secret+"\n"), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(work, "secret"), []byte(secret), 0o600))
@@ -72,7 +74,7 @@ func TestReadmeExamples(t *testing.T) {
 		"PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"AWS_REGION="+testaws.Region, "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
 		"AWS_ENDPOINT_URL="+testaws.Endpoint(t), "AWS_EC2_METADATA_DISABLED=true",
-		"LOGROUTER_TENANT_TABLE="+table,
+		"LOGROUTER_TENANT_TABLE="+table, "LOGROUTER_AUDIT_TABLE="+audit,
 	)
 	api := exec.Command(filepath.Join(binDir, "logrouter"), "api")
 	api.Env = append(env, "LOGROUTER_API_ADDR="+addr, "LOGROUTER_API_KEYS_FILE="+filepath.Join(work, "keys"))
@@ -86,7 +88,7 @@ func TestReadmeExamples(t *testing.T) {
 			t.Logf("api log:\n%s", apiLog.String())
 		}
 	})
-	waitForURL(t, ctx, "http://"+addr+"/api/v1/health")
+	waitForURL(t, ctx, "http://"+addr+"/api/v1/ready")
 	apiURL := "http://" + addr
 	store := tenant.NewStore(ddb, table)
 
@@ -125,6 +127,22 @@ func TestReadmeExamples(t *testing.T) {
 		assert.Equal(t, []string{"API", "Authentication"}, cw.Groups, "created from examples/configs/cloudwatch-groups.json")
 		_, err = store.Get(ctx, "acme-corp", tenant.TypeS3)
 		assert.ErrorIs(t, err, tenant.ErrNotFound, "the delete example removes the s3 config")
+
+		// The history example prints the s3 config's changes, newest first, recorded with the CLI's key.
+		start := strings.LastIndex(stdout, "{\n  \"items\"")
+		require.GreaterOrEqual(t, start, 0, "no history output in %s", stdout)
+		var hist struct {
+			Items []tenant.HistoryEntry `json:"items"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(stdout[start:]), &hist))
+		var ops []string
+		for _, e := range hist.Items {
+			ops = append(ops, e.Operation)
+			assert.Equal(t, "ops-1", e.KeyID)
+			assert.NotEmpty(t, e.RequestID)
+		}
+		// The signing example created acme-corp/s3 first; this block replaced and deleted it.
+		assert.Equal(t, []string{"delete", "replace", "create"}, ops)
 	})
 
 	t.Run("inspect", func(t *testing.T) {
