@@ -94,8 +94,11 @@ func (ts *testServer) do(method, target string, body string, sign bool) response
 	return res
 }
 
-// docRoute finds the documented operation serving method and path.
+// docRoute finds the documented operation serving method and path (a template with a literal segment where
+// another has a parameter, e.g. .../delivery-configs/validate and .../delivery-configs/{type}, may match
+// too: the one documenting the method wins).
 func docRoute(doc *huma.OpenAPI, method, path string) (string, *huma.Operation) {
+	var fallback string
 	for tmpl, item := range doc.Paths {
 		re := regexp.MustCompile("^" + regexp.MustCompile(`\\\{[^/]+\\\}`).ReplaceAllString(regexp.QuoteMeta(tmpl), `[^/]+`) + "$")
 		if !re.MatchString(path) {
@@ -114,9 +117,13 @@ func docRoute(doc *huma.OpenAPI, method, path string) (string, *huma.Operation) 
 		case http.MethodDelete:
 			op = item.Delete
 		}
+		if op == nil {
+			fallback = tmpl
+			continue
+		}
 		return tmpl, op
 	}
-	return "", nil
+	return fallback, nil
 }
 
 // checkAgainstDoc asserts that a response is what the OpenAPI document promises: the status is documented for
@@ -151,6 +158,9 @@ func checkAgainstDoc(t *testing.T, doc *huma.OpenAPI, method, path string, res r
 	mt := resp.Content[ct]
 	if mt == nil {
 		t.Fatalf("%s %s %d: content type %q not documented (%v)", method, tmpl, res.Status, ct, keys(resp.Content))
+	}
+	if ct == "text/csv" {
+		return // an export; its shape is tested where it is produced
 	}
 	var v any
 	if err := json.Unmarshal(res.Body, &v); err != nil {
@@ -204,8 +214,13 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		"GET /api/v1/tenants/{tenant_id}/delivery-configs",
 		"GET /api/v1/tenants/{tenant_id}/delivery-configs/{type}",
 		"GET /api/v1/tenants/{tenant_id}/delivery-configs/{type}/history",
+		"GET /api/v1/tenants/{tenant_id}/status",
+		"GET /api/v1/tenants/{tenant_id}/usage",
+		"GET /api/v1/usage",
 		"PATCH /api/v1/tenants/{tenant_id}/delivery-configs/{type}",
 		"POST /api/v1/tenants/{tenant_id}/delivery-configs",
+		"POST /api/v1/tenants/{tenant_id}/delivery-configs/validate",
+		"POST /api/v1/tenants/{tenant_id}/delivery-configs/{type}/validate",
 		"PUT /api/v1/tenants/{tenant_id}/delivery-configs/{type}",
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
