@@ -94,9 +94,8 @@ func (ts *testServer) do(method, target string, body string, sign bool) response
 	return res
 }
 
-// docRoute finds the documented operation serving method and path (a template with a literal segment where
-// another has a parameter, e.g. .../delivery-configs/validate and .../delivery-configs/{type}, may match
-// too: the one documenting the method wins).
+// docRoute finds the documented operation serving method and path (when several templates match, one with an
+// operation for method: /x/{type} and /x/validate both match /x/validate).
 func docRoute(doc *huma.OpenAPI, method, path string) (string, *huma.Operation) {
 	var fallback string
 	for tmpl, item := range doc.Paths {
@@ -117,11 +116,10 @@ func docRoute(doc *huma.OpenAPI, method, path string) (string, *huma.Operation) 
 		case http.MethodDelete:
 			op = item.Delete
 		}
-		if op == nil {
-			fallback = tmpl
-			continue
+		if op != nil {
+			return tmpl, op
 		}
-		return tmpl, op
+		fallback = tmpl
 	}
 	return fallback, nil
 }
