@@ -75,6 +75,8 @@ type Options struct {
 	AuthFailureLimit, AWSCallLimit RateLimit
 	// ReadyTimeout bounds the readiness check's calls to DynamoDB (default 5s).
 	ReadyTimeout time.Duration
+	// Replays runs replay jobs (routes under /tenants/{tenant_id}/replays); nil: those routes answer 503.
+	Replays ReplayJobs
 }
 
 // Server is the API's http.Handler.
@@ -347,6 +349,7 @@ func (s *Server) register() {
 	}, s.delete)
 
 	s.registerHistory()
+	s.registerReplays()
 
 	s.documentCommonErrors()
 }

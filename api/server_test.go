@@ -204,8 +204,12 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		"GET /api/v1/tenants/{tenant_id}/delivery-configs",
 		"GET /api/v1/tenants/{tenant_id}/delivery-configs/{type}",
 		"GET /api/v1/tenants/{tenant_id}/delivery-configs/{type}/history",
+		"GET /api/v1/tenants/{tenant_id}/replays",
+		"GET /api/v1/tenants/{tenant_id}/replays/{replay_id}",
 		"PATCH /api/v1/tenants/{tenant_id}/delivery-configs/{type}",
 		"POST /api/v1/tenants/{tenant_id}/delivery-configs",
+		"POST /api/v1/tenants/{tenant_id}/replays",
+		"POST /api/v1/tenants/{tenant_id}/replays/{replay_id}/cancel",
 		"PUT /api/v1/tenants/{tenant_id}/delivery-configs/{type}",
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {

@@ -33,7 +33,9 @@ func init() {
 		Doc: `Serves /api/v1: GET /health (liveness) and GET /ready (the tables can be read; 503 otherwise), both
 without authentication; GET /delivery-configs (all tenants, paginated), GET|POST /tenants/{tenant_id}/delivery-configs,
 GET|PUT|PATCH|DELETE /tenants/{tenant_id}/delivery-configs/{type}, GET .../{type}/history (the change history),
-and the OpenAPI document at /api/v1/openapi.json. "logrouter api openapi" prints that document and exits.
+GET|POST /tenants/{tenant_id}/replays, GET /tenants/{tenant_id}/replays/{replay_id} and POST .../cancel (replay
+jobs: on when --queue-url, --replay-keys-file, --source-buckets and --status-table are set; a job's state lives
+in the status table, jobs left running by a stopped API are resumed by the next one), and the OpenAPI document at /api/v1/openapi.json. "logrouter api openapi" prints that document and exits.
 
 At startup the AWS region and credentials are resolved and both tables are read once; any failure stops the
 server with the reason. Every change is recorded, in the same DynamoDB transaction, in the audit table
@@ -55,6 +57,7 @@ Prometheus metrics (logrouter_api_*) are served at /metrics, without authenticat
 			var addr, table, auditTable, keysFile, metricsAddr, logLevel string
 			var reloadEvery time.Duration
 			var retentionDays, authBurst, awsBurst int
+			var rf replayJobFlags
 			fs.String(&addr, "api-addr", "LOGROUTER_API_ADDR", "127.0.0.1:8080", "API listen address")
 			fs.String(&table, "tenant-table", "LOGROUTER_TENANT_TABLE", "tenant-configurations", "DynamoDB table of delivery configurations")
 			fs.String(&auditTable, "audit-table", "LOGROUTER_AUDIT_TABLE", "tenant-configurations-audit", "DynamoDB table of the change history and seen request ids (pk, sk; TTL expires_at)")
@@ -65,6 +68,7 @@ Prometheus metrics (logrouter_api_*) are served at /metrics, without authenticat
 			fs.Int(&awsBurst, "aws-call-limit", "LOGROUTER_AWS_CALL_LIMIT", api.DefaultAWSCallLimit.Burst, "calls per tenant per minute to the routes that call AWS before 429 (0: no limit)")
 			fs.String(&metricsAddr, "metrics-addr", "LOGROUTER_METRICS_ADDR", "", "separate listen address for /metrics (empty: serve /metrics on the API address)")
 			fs.String(&logLevel, "log-level", "LOGROUTER_LOG_LEVEL", "info", "debug, info, warn or error")
+			rf.declare(fs)
 			return func(ctx context.Context, sio stdio, args []string) error {
 				if len(args) == 1 && args[0] == "openapi" {
 					doc, err := api.OpenAPIDocument()
@@ -106,6 +110,14 @@ Prometheus metrics (logrouter_api_*) are served at /metrics, without authenticat
 				if err := checkAPIDependencies(ctx, awsCfg, store); err != nil {
 					return err
 				}
+				jobs, err := rf.jobs(awsCfg, logger)
+				if err != nil {
+					return err
+				}
+				var replays api.ReplayJobs
+				if jobs != nil {
+					replays = jobs
+				}
 				reg := prometheus.NewRegistry()
 				reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 				limit := func(burst int) api.RateLimit {
@@ -116,7 +128,8 @@ Prometheus metrics (logrouter_api_*) are served at /metrics, without authenticat
 				}
 				srv, err := api.New(store, nil, api.Options{Logger: logger, Registerer: reg, KeyRing: keys,
 					RequestIDs:       api.NewDynamoRequestIDs(ddb, auditTable, nil),
-					AuthFailureLimit: limit(authBurst), AWSCallLimit: limit(awsBurst)})
+					AuthFailureLimit: limit(authBurst), AWSCallLimit: limit(awsBurst), Replays: replays})
+
 				if err != nil {
 					return err
 				}
@@ -135,6 +148,7 @@ Prometheus metrics (logrouter_api_*) are served at /metrics, without authenticat
 					"keys", len(keys.Current().Keys), "scoped_keys", len(keys.Current().Scopes))
 				g, gctx := errgroup.WithContext(ctx)
 				g.Go(func() error { return api.Serve(gctx, ln, handler, apiShutdownGrace, logger) })
+				g.Go(func() error { serveJobs(gctx, jobs); return nil })
 				hup := make(chan os.Signal, 1)
 				signal.Notify(hup, syscall.SIGHUP)
 				defer signal.Stop(hup)
