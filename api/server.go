@@ -367,7 +367,13 @@ func (s *Server) documentCommonErrors() {
 				continue
 			}
 			delete(op.Responses, "422")
-			problem := op.Responses["default"]
+			var problem *huma.Response
+			for _, code := range []string{"default", "500", "400", "401", "404"} {
+				if r := op.Responses[code]; r != nil && r.Content["application/problem+json"] != nil {
+					problem = r
+					break
+				}
+			}
 			if problem == nil {
 				continue
 			}

@@ -194,7 +194,7 @@ func TestCentralStackResourcesAreWired(t *testing.T) {
 	out := deployCentral(ctx, t, cfg, prefix, table)
 
 	for _, k := range []string{"CentralBucketName", "NotificationTopicArn", "QueueUrl", "QueueArn", "DeadLetterQueueUrl",
-		"TenantTableName", "ProgressTableName", "StatusTableName", "CentralLogDistributionRoleArn", "ProcessorRoleArn", "ApiRoleArn", "VectorS3WriterRoleArn"} {
+		"TenantTableName", "ProgressTableName", "StatusTableName", "AuditTableName", "CentralLogDistributionRoleArn", "ProcessorRoleArn", "ApiRoleArn", "VectorS3WriterRoleArn"} {
 		if out[k] == "" {
 			t.Errorf("stack output %s is missing (outputs: %v)", k, out)
 		}
@@ -283,6 +283,7 @@ func TestCentralStackResourcesAreWired(t *testing.T) {
 		"tenant table":   {"TenantTableName", map[string]ddbtypes.KeyType{"tenant_id": ddbtypes.KeyTypeHash, "type": ddbtypes.KeyTypeRange}, "ttl"},
 		"progress table": {"ProgressTableName", map[string]ddbtypes.KeyType{"id": ddbtypes.KeyTypeHash}, "ttl"},
 		"status table":   {"StatusTableName", map[string]ddbtypes.KeyType{"pk": ddbtypes.KeyTypeHash, "sk": ddbtypes.KeyTypeRange}, "expires_at"},
+		"audit table":    {"AuditTableName", map[string]ddbtypes.KeyType{"pk": ddbtypes.KeyTypeHash, "sk": ddbtypes.KeyTypeRange}, "expires_at"},
 	}
 	for name, tc := range tables {
 		t.Run(name+" keys and ttl", func(t *testing.T) {
