@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -470,5 +471,40 @@ func TestOpenAPIDocumentWithoutServer(t *testing.T) {
 	}
 	if err := CheckRequestBody("no-such-operation", []byte(`{}`)); !errors.Is(err, ErrUnknownOperation) {
 		t.Fatalf("unknown operation: %v", err)
+	}
+}
+
+// Behind a trusted reverse proxy the client is the address the proxy saw; a spoofed X-Forwarded-For from
+// anyone else is ignored.
+func TestClientAddressBehindTrustedProxies(t *testing.T) {
+	ts := newOptsServer(t, nil, Options{AuthFailureLimit: RateLimit{Burst: 1, Per: time.Hour},
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	bad := func(peer, xff string) int {
+		req := httptest.NewRequest("GET", "/api/v1/delivery-configs", nil)
+		req.RemoteAddr = peer
+		if xff != "" {
+			req.Header.Set("X-Forwarded-For", xff)
+		}
+		Sign(req, testKeyID, []byte("wrong-secret-0123456789"), nil, time.Now())
+		rec := httptest.NewRecorder()
+		ts.srv.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	// Through the proxy, clients are told apart by X-Forwarded-For (right-most untrusted hop).
+	if c := bad("10.1.1.1:5000", "192.0.2.7"); c != 401 {
+		t.Fatalf("first failure of 192.0.2.7: %d", c)
+	}
+	if c := bad("10.1.1.1:5000", "203.0.113.1, 192.0.2.7, 10.2.2.2"); c != 429 {
+		t.Fatalf("second failure of 192.0.2.7 (spoofed left hop, trusted right hop): %d", c)
+	}
+	if c := bad("10.1.1.1:5000", "192.0.2.8"); c != 401 {
+		t.Fatalf("another client behind the proxy: %d", c)
+	}
+	// An untrusted peer cannot choose its identity with the header.
+	if c := bad("198.51.100.1:1", "192.0.2.99"); c != 401 {
+		t.Fatalf("untrusted peer, first failure: %d", c)
+	}
+	if c := bad("198.51.100.1:2", "192.0.2.100"); c != 429 {
+		t.Fatalf("untrusted peer with another X-Forwarded-For: %d", c)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"sort"
 	"strconv"
@@ -77,6 +78,10 @@ type Options struct {
 	ReadyTimeout time.Duration
 	// Replays runs replay jobs (routes under /tenants/{tenant_id}/replays); nil: those routes answer 503.
 	Replays ReplayJobs
+	// TrustedProxies are the networks of reverse proxies whose X-Forwarded-For is believed: a request from one of
+	// them is attributed (rate limits, history, logs) to the right-most X-Forwarded-For address that is not a
+	// trusted proxy. Empty: the TCP peer is the client, and X-Forwarded-For is ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is the API's http.Handler.
@@ -714,7 +719,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // authenticate runs the checks before routing; when it returns false it has answered the request.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, info *requestInfo) bool {
-	client := clientAddr(r.RemoteAddr)
+	client := s.clientAddr(r)
 	if blocked, wait := s.authFailures.blocked(client); blocked {
 		s.metrics.rateLimited.WithLabelValues("auth_failures").Inc()
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
@@ -743,7 +748,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, info *requ
 	if err != nil {
 		s.metrics.authFailure(err)
 		s.opts.Logger.WarnContext(r.Context(), "api request rejected", "request_id", info.id, "reason", err.Error(),
-			"key_id", r.Header.Get(HeaderKeyID), "remote", r.RemoteAddr)
+			"key_id", r.Header.Get(HeaderKeyID), "remote", r.RemoteAddr, "client", client)
 		if errors.Is(err, ErrV1Mutation) {
 			// The signature is valid: say what to change (this is no failure to count against the client).
 			writeProblem(w, http.StatusUnauthorized, err.Error())
@@ -769,7 +774,11 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, info *requ
 			writeProblem(w, http.StatusConflict, "request id "+signed.RequestID+" was already used; sign every request with a new request id")
 			return false
 		}
-		*r = *r.WithContext(tenant.WithChange(r.Context(), tenant.Change{KeyID: signed.KeyID, RequestID: signed.RequestID, Remote: r.RemoteAddr}))
+		remote := r.RemoteAddr
+		if peer := peerHost(r.RemoteAddr); client != peer {
+			remote = client + " via " + r.RemoteAddr
+		}
+		*r = *r.WithContext(tenant.WithChange(r.Context(), tenant.Change{KeyID: signed.KeyID, RequestID: signed.RequestID, Remote: remote}))
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
@@ -778,12 +787,53 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, info *requ
 
 var errKeyExpired = errors.New("key expired")
 
-// clientAddr is the client's address without its port: the key of the authentication-failure limit.
-func clientAddr(remote string) string {
+// peerHost is the TCP peer's address without its port.
+func peerHost(remote string) string {
 	if host, _, err := net.SplitHostPort(remote); err == nil {
 		return host
 	}
 	return remote
+}
+
+// clientAddr is the client's address without its port (the key of the authentication-failure limit): the TCP
+// peer, or, when the peer is a trusted proxy, the right-most X-Forwarded-For address that is not one.
+func (s *Server) clientAddr(r *http.Request) string {
+	peer := peerHost(r.RemoteAddr)
+	if !s.trusted(peer) {
+		return peer
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		for _, h := range strings.Split(v, ",") {
+			hops = append(hops, strings.TrimSpace(h))
+		}
+	}
+	client := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(hops[i])
+		if err != nil {
+			break // not an address: nothing left of it can be believed
+		}
+		client = a.String()
+		if !s.trusted(client) {
+			break
+		}
+	}
+	return client
+}
+
+func (s *Server) trusted(host string) bool {
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range s.opts.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // authorize is the huma middleware that applies the signing key's scope: 403 on a tenant outside it, on the

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -54,7 +56,7 @@ logged, and the keys in use are kept. Several keys are valid at once, for rotati
 Prometheus metrics (logrouter_api_*) are served at /metrics, without authentication, on the API address or on
 --metrics-addr when set. SIGTERM/SIGINT stop accepting and let in-flight requests finish.`,
 		Setup: func(fs *flagSet) runFunc {
-			var addr, table, auditTable, keysFile, metricsAddr, logLevel string
+			var addr, table, auditTable, keysFile, metricsAddr, logLevel, proxies string
 			var reloadEvery time.Duration
 			var retentionDays, authBurst, awsBurst int
 			var rf replayJobFlags
@@ -65,6 +67,7 @@ Prometheus metrics (logrouter_api_*) are served at /metrics, without authenticat
 			fs.String(&keysFile, "api-keys-file", "LOGROUTER_API_KEYS_FILE", "", "file of key_id=secret lines and optional @key_id scope lines (required)")
 			fs.Duration(&reloadEvery, "api-keys-reload-interval", "LOGROUTER_API_KEYS_RELOAD_INTERVAL", 10*time.Second, "how often the keys file is checked for changes (SIGHUP reloads at once)")
 			fs.Int(&authBurst, "auth-failure-limit", "LOGROUTER_AUTH_FAILURE_LIMIT", api.DefaultAuthFailureLimit.Burst, "authentication failures per client address per minute before 429 (0: no limit)")
+			fs.String(&proxies, "trusted-proxies", "LOGROUTER_API_TRUSTED_PROXIES", "", "comma-separated networks (CIDR) of reverse proxies whose X-Forwarded-For names the client (empty: the TCP peer is the client)")
 			fs.Int(&awsBurst, "aws-call-limit", "LOGROUTER_AWS_CALL_LIMIT", api.DefaultAWSCallLimit.Burst, "calls per tenant per minute to the routes that call AWS before 429 (0: no limit)")
 			fs.String(&metricsAddr, "metrics-addr", "LOGROUTER_METRICS_ADDR", "", "separate listen address for /metrics (empty: serve /metrics on the API address)")
 			fs.String(&logLevel, "log-level", "LOGROUTER_LOG_LEVEL", "info", "debug, info, warn or error")
@@ -90,6 +93,10 @@ Prometheus metrics (logrouter_api_*) are served at /metrics, without authenticat
 				if retentionDays < 1 || authBurst < 0 || awsBurst < 0 || reloadEvery <= 0 {
 					return usagef("--history-retention-days must be at least 1, the limits at least 0 and --api-keys-reload-interval positive")
 				}
+				trusted, err := parsePrefixes(proxies)
+				if err != nil {
+					return usagef("--trusted-proxies (LOGROUTER_API_TRUSTED_PROXIES): %v", err)
+				}
 				logger, err := newLogger(sio.Stderr, logLevel)
 				if err != nil {
 					return err
@@ -98,6 +105,10 @@ Prometheus metrics (logrouter_api_*) are served at /metrics, without authenticat
 				if err != nil {
 					return err
 				}
+				// From here on SIGHUP reloads the keys (Watch, below) instead of ending the process.
+				hup := make(chan os.Signal, 1)
+				signal.Notify(hup, syscall.SIGHUP)
+				defer signal.Stop(hup)
 				awsCfg, err := loadAWSConfig(ctx)
 				if err != nil {
 					return err
@@ -128,8 +139,7 @@ Prometheus metrics (logrouter_api_*) are served at /metrics, without authenticat
 				}
 				srv, err := api.New(store, nil, api.Options{Logger: logger, Registerer: reg, KeyRing: keys,
 					RequestIDs:       api.NewDynamoRequestIDs(ddb, auditTable, nil),
-					AuthFailureLimit: limit(authBurst), AWSCallLimit: limit(awsBurst), Replays: replays})
-
+					AuthFailureLimit: limit(authBurst), AWSCallLimit: limit(awsBurst), TrustedProxies: trusted, Replays: replays})
 				if err != nil {
 					return err
 				}
@@ -149,10 +159,6 @@ Prometheus metrics (logrouter_api_*) are served at /metrics, without authenticat
 				g, gctx := errgroup.WithContext(ctx)
 				g.Go(func() error { return api.Serve(gctx, ln, handler, apiShutdownGrace, logger) })
 				g.Go(func() error { serveJobs(gctx, jobs); return nil })
-				hup := make(chan os.Signal, 1)
-				signal.Notify(hup, syscall.SIGHUP)
-				defer signal.Stop(hup)
-				g.Go(func() error { keys.Watch(gctx, reloadEvery, hup, logger); return nil })
 				if metricsAddr != "" {
 					mln, err := net.Listen("tcp", metricsAddr)
 					if err != nil {
@@ -163,6 +169,7 @@ Prometheus metrics (logrouter_api_*) are served at /metrics, without authenticat
 					mux.Handle("GET /metrics", metricsHandler)
 					g.Go(func() error { return api.Serve(gctx, mln, mux, 5*time.Second, logger) })
 				}
+				g.Go(func() error { keys.Watch(gctx, reloadEvery, hup, logger); return nil })
 				if err := g.Wait(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 					return err
 				}
@@ -191,6 +198,22 @@ func checkAPIDependencies(ctx context.Context, cfg aws.Config, store *tenant.Sto
 		return fmt.Errorf("startup check in region %s: %w", cfg.Region, err)
 	}
 	return nil
+}
+
+// parsePrefixes parses a comma-separated list of CIDR networks ("" = none).
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR network (10.0.0.0/8, fd00::/8)", f)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // withMetricsPath serves GET /metrics with m and everything else with h.
