@@ -85,6 +85,8 @@ type Options struct {
 	// Validator validates delivery configs; nil: the validate routes answer 503 with ValidatorUnavailable.
 	Validator            *validate.Validator
 	ValidatorUnavailable string
+	// Replays runs replay jobs (routes under /tenants/{tenant_id}/replays); nil: those routes answer 503.
+	Replays ReplayJobs
 	// TrustedProxies are the networks of reverse proxies whose X-Forwarded-For is believed: a request from one of
 	// them is attributed (rate limits, history, logs) to the right-most X-Forwarded-For address that is not a
 	// trusted proxy. Empty: the TCP peer is the client, and X-Forwarded-For is ignored.
@@ -365,6 +367,7 @@ func (s *Server) register() {
 
 	s.registerHistory()
 	s.registerStatus()
+	s.registerReplays()
 
 	s.documentCommonErrors()
 }

@@ -212,6 +212,8 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		"GET /api/v1/tenants/{tenant_id}/delivery-configs",
 		"GET /api/v1/tenants/{tenant_id}/delivery-configs/{type}",
 		"GET /api/v1/tenants/{tenant_id}/delivery-configs/{type}/history",
+		"GET /api/v1/tenants/{tenant_id}/replays",
+		"GET /api/v1/tenants/{tenant_id}/replays/{replay_id}",
 		"GET /api/v1/tenants/{tenant_id}/status",
 		"GET /api/v1/tenants/{tenant_id}/usage",
 		"GET /api/v1/usage",
@@ -219,6 +221,8 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		"POST /api/v1/tenants/{tenant_id}/delivery-configs",
 		"POST /api/v1/tenants/{tenant_id}/delivery-configs/validate",
 		"POST /api/v1/tenants/{tenant_id}/delivery-configs/{type}/validate",
+		"POST /api/v1/tenants/{tenant_id}/replays",
+		"POST /api/v1/tenants/{tenant_id}/replays/{replay_id}/cancel",
 		"PUT /api/v1/tenants/{tenant_id}/delivery-configs/{type}",
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {

@@ -16,26 +16,25 @@ import (
 
 // statusAPIFlags are the api command's settings for delivery status, usage and validation.
 type statusAPIFlags struct {
-	table, centralRole, externalID, pathStyle string
-	idleAfter                                 time.Duration
+	centralRole, externalID string
+	idleAfter               time.Duration
 }
 
 func (f *statusAPIFlags) declare(fs *flagSet) {
-	fs.String(&f.table, "status-table", "LOGROUTER_STATUS_TABLE", "", "DynamoDB table the processors record delivery status and usage in (empty: the status and usage routes answer 503)")
 	fs.Duration(&f.idleAfter, "status-idle-after", "LOGROUTER_STATUS_IDLE_AFTER", status.DefaultIdleAfter, "a destination with no delivery for this long is reported idle")
 	fs.String(&f.centralRole, "central-role-arn", "LOGROUTER_CENTRAL_ROLE_ARN", "", "central log distribution role validation assumes (empty: the validate routes answer 503)")
 	fs.String(&f.externalID, "external-id", "LOGROUTER_EXTERNAL_ID", "", "ExternalId for customer roles whose config has none, as the processors' (default: the central account id)")
-	fs.String(&f.pathStyle, "s3-path-style", "LOGROUTER_S3_PATH_STYLE", "auto", "path-style S3 addressing for validation: true, false, or auto (on when AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_S3 is set)")
 }
 
-// wire sets the status table and the validator in opts, logging what is unavailable and why.
-func (f *statusAPIFlags) wire(cfg aws.Config, ddb *dynamodb.Client, opts *api.Options, log *slog.Logger) error {
+// wire sets the status table (--status-table, shared with replay jobs) and the validator (S3 addressing as
+// --s3-path-style says) in opts, logging what is unavailable and why.
+func (f *statusAPIFlags) wire(cfg aws.Config, ddb *dynamodb.Client, table, pathDesc string, opts *api.Options, log *slog.Logger) error {
 	if f.idleAfter <= 0 {
 		return usagef("--status-idle-after must be positive")
 	}
 	opts.IdleAfter = f.idleAfter
-	if f.table != "" {
-		opts.Status = status.NewTable(ddb, f.table)
+	if table != "" {
+		opts.Status = status.NewTable(ddb, table)
 	} else {
 		log.Warn("delivery status and usage routes are unavailable (503): set LOGROUTER_STATUS_TABLE to the processors' status table")
 	}
@@ -49,7 +48,7 @@ func (f *statusAPIFlags) wire(cfg aws.Config, ddb *dynamodb.Client, opts *api.Op
 		log.Warn("delivery config validation is unavailable (503): " + opts.ValidatorUnavailable)
 		return nil
 	}
-	pathStyle, err := s3PathStyle(f.pathStyle)
+	pathStyle, err := s3PathStyle(pathDesc)
 	if err != nil {
 		return err
 	}
