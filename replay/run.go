@@ -40,6 +40,9 @@ type Options struct {
 	KeyID    string
 	Secret   []byte
 	Rate     float64
+	// OnEnqueued, when set, is called after each batch the queue accepted with the last key sent (everything
+	// up to it is enqueued); it must not block long.
+	OnEnqueued func(lastKey string)
 
 	// Local delivery: Workers objects at a time (default 4).
 	Deliverer Deliverer
@@ -236,6 +239,9 @@ func enqueue(ctx context.Context, spec *Spec, m engine.Replay, o Options, p *Pro
 		}
 		done = batch[len(batch)-1].Key
 		batch = batch[:0]
+		if o.OnEnqueued != nil {
+			o.OnEnqueued(done)
+		}
 		return nil
 	}
 	err := List(ctx, o.Lister, spec, start, &p.List, func(obj Object) error {
