@@ -81,12 +81,12 @@ type usageListInput struct {
 
 type validateStoredInput struct {
 	ConfigParams
-	Write bool `query:"write" default:"true" doc:"Run the writing steps (create the log group, write a validation event or marker object); false checks without writing."`
+	Write string `query:"write" enum:"true,false" default:"true" doc:"Run the writing steps (create the log group, write a validation event or marker object); false checks without writing."`
 }
 
 type validateBodyInput struct {
 	TenantParams
-	Write bool `query:"write" default:"true" doc:"Run the writing steps (create the log group, write a validation event or marker object); false checks without writing."`
+	Write string `query:"write" enum:"true,false" default:"true" doc:"Run the writing steps (create the log group, write a validation event or marker object); false checks without writing."`
 	Body  tenant.Config
 }
 
@@ -340,7 +340,7 @@ func (s *Server) validateStored(ctx context.Context, in *validateStoredInput) (*
 	if err != nil {
 		return nil, s.storeError(ctx, &in.ConfigParams, err)
 	}
-	return &validateOutput{Body: v.Validate(ctx, c, in.Write)}, nil
+	return &validateOutput{Body: v.Validate(ctx, c, in.Write != "false")}, nil
 }
 
 func (s *Server) validateBody(ctx context.Context, in *validateBodyInput) (*validateOutput, error) {
@@ -361,5 +361,5 @@ func (s *Server) validateBody(ctx context.Context, in *validateBodyInput) (*vali
 	if err != nil {
 		return nil, err
 	}
-	return &validateOutput{Body: v.Validate(ctx, c, in.Write)}, nil
+	return &validateOutput{Body: v.Validate(ctx, c, in.Write != "false")}, nil
 }

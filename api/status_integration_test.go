@@ -216,6 +216,14 @@ func TestStatusUsageAndValidateIntegration(t *testing.T) {
 	if evs := sc.cw.Events("/acme/new", validate.ValidationStream); len(evs) != 1 {
 		t.Errorf("validation events %v", evs)
 	}
+	res = ts.do("POST", "/api/v1/tenants/"+id+"/delivery-configs/validate?write=false",
+		`{"type":"cloudwatch","log_group_name":"/acme/dry","log_distribution_role_arn":"`+role+`"}`, true)
+	if err := json.Unmarshal(res.Body, &rep); err != nil || res.Status != 200 || rep.Write || rep.Steps[3].Result != validate.ResultSkipped {
+		t.Fatalf("validate write=false: %d %s", res.Status, res.Body)
+	}
+	if _, ok := sc.cw.Group("/acme/dry"); ok {
+		t.Error("write=false created the log group")
+	}
 	if res := ts.do("POST", "/api/v1/tenants/"+id+"/delivery-configs/validate", `{"type":"cloudwatch"}`, true); res.Status != 400 {
 		t.Errorf("invalid body config: %d %s", res.Status, res.Body)
 	}

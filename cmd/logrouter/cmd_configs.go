@@ -25,6 +25,9 @@ type configsVerb struct {
 	Run func(ctx context.Context, call *configsCall) ([]byte, error)
 	// Flags, when set, declares flags of the verb on the configs command (names unique across verbs).
 	Flags func(fs *flagSet)
+	// Print, when set, prints Run's result instead of indented JSON (e.g. as a table) and may turn it into
+	// an exit status (a failed validation).
+	Print func(w io.Writer, out []byte) error
 }
 
 // configsCall is what a configs verb works with.
@@ -99,6 +102,9 @@ the arguments (configs list --page-size 10).`,
 				out, err := v.Run(ctx, &configsCall{client: c, sio: sio, args: args[1:], pageSize: pageSize})
 				if err != nil {
 					return client.explain(err)
+				}
+				if v.Print != nil {
+					return v.Print(sio.Stdout, out)
 				}
 				return printJSON(sio.Stdout, out)
 			}
