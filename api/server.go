@@ -30,7 +30,9 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/logrouter/logrouter/status"
 	"github.com/logrouter/logrouter/tenant"
+	"github.com/logrouter/logrouter/validate"
 )
 
 // Paths.
@@ -76,6 +78,15 @@ type Options struct {
 	AuthFailureLimit, AWSCallLimit RateLimit
 	// ReadyTimeout bounds the readiness check's calls to DynamoDB (default 5s).
 	ReadyTimeout time.Duration
+	// Status reads the delivery status and usage the processors record; nil: those routes answer 503.
+	Status *status.Table
+	// IdleAfter is when a destination with no delivery counts as idle (default status.DefaultIdleAfter).
+	IdleAfter time.Duration
+	// Validator validates delivery configs; nil: the validate routes answer 503 with ValidatorUnavailable.
+	Validator            *validate.Validator
+	ValidatorUnavailable string
+	// Replays runs replay jobs (routes under /tenants/{tenant_id}/replays); nil: those routes answer 503.
+	Replays ReplayJobs
 	// TrustedProxies are the networks of reverse proxies whose X-Forwarded-For is believed: a request from one of
 	// them is attributed (rate limits, history, logs) to the right-most X-Forwarded-For address that is not a
 	// trusted proxy. Empty: the TCP peer is the client, and X-Forwarded-For is ignored.
@@ -119,6 +130,9 @@ func New(store *tenant.Store, keys Keys, opts Options) (*Server, error) {
 	}
 	if opts.AWSCallLimit == (RateLimit{}) {
 		opts.AWSCallLimit = DefaultAWSCallLimit
+	}
+	if opts.IdleAfter <= 0 {
+		opts.IdleAfter = status.DefaultIdleAfter
 	}
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = 5 * time.Second
@@ -352,6 +366,8 @@ func (s *Server) register() {
 	}, s.delete)
 
 	s.registerHistory()
+	s.registerStatus()
+	s.registerReplays()
 
 	s.documentCommonErrors()
 }

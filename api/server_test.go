@@ -157,6 +157,9 @@ func checkAgainstDoc(t *testing.T, doc *huma.OpenAPI, method, path string, res r
 	if mt == nil {
 		t.Fatalf("%s %s %d: content type %q not documented (%v)", method, tmpl, res.Status, ct, keys(resp.Content))
 	}
+	if ct == "text/csv" {
+		return // an export; its shape is tested where it is produced
+	}
 	var v any
 	if err := json.Unmarshal(res.Body, &v); err != nil {
 		t.Fatalf("%s %s %d: body is not JSON: %v", method, tmpl, res.Status, err)
@@ -209,8 +212,17 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		"GET /api/v1/tenants/{tenant_id}/delivery-configs",
 		"GET /api/v1/tenants/{tenant_id}/delivery-configs/{type}",
 		"GET /api/v1/tenants/{tenant_id}/delivery-configs/{type}/history",
+		"GET /api/v1/tenants/{tenant_id}/replays",
+		"GET /api/v1/tenants/{tenant_id}/replays/{replay_id}",
+		"GET /api/v1/tenants/{tenant_id}/status",
+		"GET /api/v1/tenants/{tenant_id}/usage",
+		"GET /api/v1/usage",
 		"PATCH /api/v1/tenants/{tenant_id}/delivery-configs/{type}",
 		"POST /api/v1/tenants/{tenant_id}/delivery-configs",
+		"POST /api/v1/tenants/{tenant_id}/delivery-configs/validate",
+		"POST /api/v1/tenants/{tenant_id}/delivery-configs/{type}/validate",
+		"POST /api/v1/tenants/{tenant_id}/replays",
+		"POST /api/v1/tenants/{tenant_id}/replays/{replay_id}/cancel",
 		"PUT /api/v1/tenants/{tenant_id}/delivery-configs/{type}",
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {

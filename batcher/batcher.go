@@ -13,7 +13,7 @@
 //     events on character boundaries; empty messages are dropped and counted;
 //   - events outside [now-14d (or the retention), now+2h] are clamped into the window or dropped (policy).
 //
-// Packing: events wait in a sort window of Options.SortWindow requests' worth (default 4); each request is
+// Packing: events wait in a sort window of Options.SortWindow requests' worth (default 2); each request is
 // built from the oldest pending event onwards, taking every pending event that still fits (first fit over a
 // time-sorted window), and filling the remaining room with a piece of a message that has to be split anyway.
 // Messages are only split when they exceed the event size limit.
@@ -25,7 +25,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -131,7 +130,8 @@ type Options struct {
 	Metrics        *Metrics         // optional
 
 	// SortWindow is how many requests' worth of events (bytes and count) wait to be sorted and packed;
-	// default 4. Memory is about (SortWindow + MaxInFlight) request bodies.
+	// default 2 (Vector's objects are nearly in time order: a wider window packed no better on them, and
+	// cost a request body of memory per step). Memory is about (SortWindow + MaxInFlight) request bodies.
 	SortWindow int
 	// StockSerializer makes the batcher pass the events in PutLogEventsInput.LogEvents and let the SDK
 	// serialize them, instead of writing the pre-escaped body itself. Slower; needed for API
@@ -181,7 +181,7 @@ func (o *Options) setDefaults() {
 		o.MaxInFlight = 4
 	}
 	if o.SortWindow == 0 {
-		o.SortWindow = 4
+		o.SortWindow = 2
 	}
 	if o.AttemptTimeout <= 0 {
 		o.AttemptTimeout = 60 * time.Second
@@ -265,7 +265,11 @@ type Batcher struct {
 	resumeAt  int      // first Options.Resume.Ranges entry not behind nextSeq
 	arena     *arena   // where Add copies messages
 	arenas    []*arena // recycled arenas
-	winLo     int64    // accepted timestamps [winLo, winHi], from Now at the last refresh
+	big       *arena   // a recycled arena larger than arenaSize (see newArena)
+	retMu     sync.Mutex
+	returned  []*arena // arenas whose last reference a sender dropped (guarded by retMu)
+	spareRet  []*arena
+	winLo     int64 // accepted timestamps [winLo, winHi], from Now at the last refresh
 	winHi     int64
 	winLeft   int    // events before the bounds are refreshed
 	win       []item // sorted by (ts, seq)
@@ -402,17 +406,22 @@ func (b *Batcher) Add(ev Event) error {
 		}
 	}
 
+	vouched := ev.Escaped && ev.TextLen > 0 && ev.TextLen <= len(ev.Message) && 2*ev.TextLen >= len(ev.Message)
 	a := b.arena
 	if a == nil || cap(a.buf)-len(a.buf) < len(ev.Message) {
-		a = b.newArena(len(ev.Message))
+		need := len(ev.Message)
+		if !vouched {
+			need += need / 8 // room for what appendWire may add
+		}
+		a = b.newArena(need)
 	}
 	start := len(a.buf)
 	var out []byte
 	var ulen int
 	var plain bool
-	if n := len(ev.Message); ev.Escaped && ev.TextLen > 0 && ev.TextLen <= n && 2*ev.TextLen >= n {
-		// Vouched for: already in wire form; each escape is two wire bytes for one text byte.
-		out, ulen, plain = append(a.buf, ev.Message...), ev.TextLen, ev.TextLen == n
+	if vouched {
+		// Already in wire form; each escape is two wire bytes for one text byte.
+		out, ulen, plain = append(a.buf, ev.Message...), ev.TextLen, ev.TextLen == len(ev.Message)
 	} else {
 		out, ulen, plain = appendWire(a.buf, ev.Message, ev.Escaped)
 	}
@@ -433,7 +442,7 @@ func (b *Batcher) Add(ev Event) error {
 	}
 	if a != nil {
 		a.buf = out
-		a.live++
+		a.refs.Add(1)
 	}
 	b.fresh = append(b.fresh, item{ts: ts, seq: seq, ar: a, wire: wire, ulen: ulen, plain: plain, split: ulen > b.maxU})
 	b.insertLast()
@@ -449,19 +458,34 @@ func (b *Batcher) Add(ev Event) error {
 	return nil
 }
 
-// arenaSize is the size of the arenas Add copies messages into; larger messages get an arena of their own.
-const arenaSize = 256 << 10
+// arenaSize is the size of the arenas Add copies messages into; larger messages get an arena of their own,
+// whose size is a multiple of bigArenaStep.
+const (
+	arenaSize    = 256 << 10
+	bigArenaStep = 1 << 20
+)
 
-// arena is a buffer of wire bytes shared by window items. Once every item in it has been committed to a
-// request body (copied), it is reused.
+// arena is a buffer of wire bytes shared by window items and, once they are committed, by the requests
+// whose bodies are written from them. Once nothing refers to it any more, it is reused.
 type arena struct {
-	buf  []byte
-	live int // items whose wire bytes are in buf and not yet committed
+	buf []byte
+	// refs counts the window items with bytes in buf, the pieces of requests (built, in flight) pointing
+	// into it, and 1 while it is the batcher's current arena. Only Add increments it, and only for the
+	// current arena; it drops to 0 on Add's side (under addMu) or a sender's (see unref).
+	refs atomic.Int32
 }
 
 // newArena makes a fresh current arena with room for n bytes, recycling a free one when it is large enough.
+// Arenas for messages larger than arenaSize come in whole MiB and one of them is kept for the next large
+// message: long messages then reuse a few buffer sizes instead of leaving a trail of freed spans of every
+// size, which the Go heap keeps resident (peak RSS grew with the number of long messages in an object).
 func (b *Batcher) newArena(n int) *arena {
 	old := b.arena
+	if old != nil && old.refs.Load() == 1 && n <= cap(old.buf) {
+		old.buf = old.buf[:0] // nothing points into it any more but the current-arena reference
+		return old
+	}
+	b.takeReturned()
 	var a *arena
 	if n <= arenaSize {
 		if k := len(b.arenas); k > 0 {
@@ -470,30 +494,65 @@ func (b *Batcher) newArena(n int) *arena {
 		} else {
 			a = freeBufs.arenas.get()
 		}
+	} else {
+		if b.big == nil {
+			b.big = freeBufs.big.get()
+		}
+		if b.big != nil && cap(b.big.buf) >= n {
+			a, b.big = b.big, nil
+		}
 	}
 	if a == nil {
-		a = &arena{buf: make([]byte, 0, max(arenaSize, n+n/8))}
+		size := arenaSize
+		if n > arenaSize {
+			size = (n + bigArenaStep - 1) / bigArenaStep * bigArenaStep
+		}
+		a = &arena{buf: make([]byte, 0, size)}
 	}
+	a.refs.Store(1)
 	b.arena = a
-	if old != nil && old.live == 0 {
-		b.recycle(old)
+	if old != nil {
+		b.unrefLocked(old)
 	}
 	return a
 }
 
-// committed is called when item it has been wholly copied into request bodies.
+// committed is called when item it has been wholly committed to requests (which hold their own references
+// to its arena).
 func (b *Batcher) committed(it *item) {
-	a := it.ar
-	if a == nil {
-		return
+	if a := it.ar; a != nil {
+		it.ar = nil
+		b.unrefLocked(a)
 	}
-	it.ar = nil
-	if a.live--; a.live == 0 {
-		if a == b.arena {
-			a.buf = a.buf[:0]
-		} else {
-			b.recycle(a)
-		}
+}
+
+// unrefLocked drops a reference to a; called with addMu held.
+func (b *Batcher) unrefLocked(a *arena) {
+	if a.refs.Add(-1) == 0 {
+		b.recycle(a)
+	}
+}
+
+// unref drops a reference to a from any goroutine; an arena nothing refers to any more waits in
+// b.returned for Add to take it back (a request's last reference usually goes on a sender).
+func (b *Batcher) unref(a *arena) {
+	if a.refs.Add(-1) == 0 {
+		b.retMu.Lock()
+		b.returned = append(b.returned, a)
+		b.retMu.Unlock()
+	}
+}
+
+// takeReturned recycles the arenas senders have let go of; called with addMu held.
+func (b *Batcher) takeReturned() {
+	b.retMu.Lock()
+	ret := b.returned
+	b.returned = b.spareRet[:0]
+	b.spareRet = ret
+	b.retMu.Unlock()
+	for i, a := range ret {
+		b.recycle(a)
+		ret[i] = nil
 	}
 }
 
@@ -503,8 +562,9 @@ func (b *Batcher) committed(it *item) {
 // there until the next GCs inflate the heap.
 var freeBufs = struct {
 	arenas  freeList[arena]
+	big     freeList[arena]
 	scratch freeList[scratch]
-}{freeList[arena]{max: 8}, freeList[scratch]{max: 4}}
+}{freeList[arena]{max: 8}, freeList[arena]{max: 2}, freeList[scratch]{max: 4}}
 
 // freeList is a bounded, locked LIFO of spare buffers.
 type freeList[T any] struct {
@@ -540,11 +600,16 @@ func (f *freeList[T]) put(x *T) {
 // and the next one needed is taken from here.
 const maxFreeArenas = 4
 
-// recycle keeps an arena that no item refers to for reuse (up to maxFreeArenas of standard size).
+// recycle keeps an arena that no item refers to for reuse: up to maxFreeArenas of standard size, and the
+// largest larger one.
 func (b *Batcher) recycle(a *arena) {
-	if cap(a.buf) == arenaSize && len(b.arenas) < maxFreeArenas {
+	switch c := cap(a.buf); {
+	case c == arenaSize && len(b.arenas) < maxFreeArenas:
 		a.buf = a.buf[:0]
 		b.arenas = append(b.arenas, a)
+	case c > arenaSize && (b.big == nil || cap(b.big.buf) < c):
+		a.buf = a.buf[:0]
+		b.big = a
 	}
 }
 
@@ -555,18 +620,28 @@ type scratch struct {
 	pieces, altPieces       []piece
 }
 
-// releaseBuffers hands the arenas no item refers to and the window's slices to later batchers. Called by
-// Close with addMu held, once no request will be built any more.
-func (b *Batcher) releaseBuffers() {
+// releaseArenas hands the arenas nothing refers to any more to later batchers. Called by Close with addMu
+// held once every request is done: arenas still referenced (by events never sent after a failure) are left
+// to the GC.
+func (b *Batcher) releaseArenas() {
+	if a := b.arena; a != nil {
+		b.arena = nil
+		b.unrefLocked(a)
+	}
+	b.takeReturned()
 	for _, a := range b.arenas {
 		freeBufs.arenas.put(a)
 	}
 	b.arenas = nil
-	if a := b.arena; a != nil && a.live == 0 && cap(a.buf) == arenaSize {
-		a.buf = a.buf[:0]
-		freeBufs.arenas.put(a)
+	if b.big != nil {
+		freeBufs.big.put(b.big)
+		b.big = nil
 	}
-	b.arena = nil
+}
+
+// releaseBuffers hands the window's slices to later batchers. Called by Close with addMu held, once no
+// request will be built any more.
+func (b *Batcher) releaseBuffers() {
 	sc := &scratch{win: b.win[:0], fresh: b.fresh[:0], late: b.late[:0], spare: b.spare[:0], order: b.order[:0], pieces: b.pieces[:0], altPieces: b.altPieces[:0]}
 	clear(sc.win[:cap(sc.win)]) // drop references to message bytes
 	clear(sc.fresh[:cap(sc.fresh)])
@@ -700,18 +775,9 @@ func (b *Batcher) Close() (Result, error) {
 	}
 	b.addMu.Unlock()
 	b.wg.Wait()
+	b.addMu.Lock()
+	b.releaseArenas()
+	b.addMu.Unlock()
 	res := Result{Acked: b.Acked(), Stats: b.Stats()}
 	return res, b.failure()
-}
-
-// appendEventJSON appends one log event object to body.
-func appendEventJSON(body []byte, first bool, ts int64, wire []byte) []byte {
-	if !first {
-		body = append(body, ',')
-	}
-	body = append(body, `{"timestamp":`...)
-	body = strconv.AppendInt(body, ts, 10)
-	body = append(body, `,"message":"`...)
-	body = append(body, wire...)
-	return append(body, `"}`...)
 }

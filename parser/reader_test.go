@@ -317,6 +317,18 @@ func TestTextLenAndUnicodeEscapes(t *testing.T) {
 	}
 }
 
+// A JSON message whose escaped form has a two-byte escape (every \" of the inner JSON) before a \u escape
+// (as Go's encoder writes <, > and &) is unescaped once, so that its timestamp is found.
+func TestJSONMessageWithUnicodeEscapeAfterOtherEscapes(t *testing.T) {
+	line := `{"message":"{\"level\":\"info\",\"msg\":\"a \u003c b\",\"ts\":\"2025-08-30T10:00:01Z\"}","timestamp":"2025-08-30T10:05:00Z"}`
+	recs, _, err := parseString(t, line)
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	assert.Equal(t, "message_json", recs[0].Source)
+	assert.Equal(t, "2025-08-30T10:00:01Z", recs[0].Time)
+	assert.Equal(t, `{"level":"info","msg":"a < b","ts":"2025-08-30T10:00:01Z"}`, recs[0].Message)
+}
+
 func TestOversizedLines(t *testing.T) {
 	long := `{"message":"` + strings.Repeat("x", 100) + `"}`
 	in := `{"message":"a"}` + "\n" + long + "\n" + `{"message":"b"}` + "\n" + long

@@ -40,6 +40,9 @@ type Options struct {
 	KeyID    string
 	Secret   []byte
 	Rate     float64
+	// OnEnqueued, when set, is called after each batch the queue accepted with the last key sent (everything
+	// up to it is enqueued); it must not block long.
+	OnEnqueued func(lastKey string)
 
 	// Local delivery: Workers objects at a time (default 4).
 	Deliverer Deliverer
@@ -236,6 +239,9 @@ func enqueue(ctx context.Context, spec *Spec, m engine.Replay, o Options, p *Pro
 		}
 		done = batch[len(batch)-1].Key
 		batch = batch[:0]
+		if o.OnEnqueued != nil {
+			o.OnEnqueued(done)
+		}
 		return nil
 	}
 	err := List(ctx, o.Lister, spec, start, &p.List, func(obj Object) error {
@@ -260,7 +266,7 @@ func enqueue(ctx context.Context, spec *Spec, m engine.Replay, o Options, p *Pro
 func sendBatch(ctx context.Context, o Options, m engine.Replay, bucket string, objs []Object) error {
 	pending := map[string]sqstypes.SendMessageBatchRequestEntry{}
 	for i, obj := range objs {
-		ref := engine.ObjectRef{Bucket: bucket, Key: obj.Key, Size: obj.Size, ETag: obj.ETag, EventTime: obj.LastModified}
+		ref := engine.ObjectRef{Bucket: bucket, Key: obj.Key, Size: obj.Size, ETag: obj.ETag, VersionID: obj.VersionID, EventTime: obj.LastModified}
 		body, err := engine.EncodeReplayMessage(m, o.KeyID, o.Secret, []engine.ObjectRef{ref})
 		if err != nil {
 			return err

@@ -35,7 +35,16 @@ func init() {
 		Doc: `Serves /api/v1: GET /health (liveness) and GET /ready (the tables can be read; 503 otherwise), both
 without authentication; GET /delivery-configs (all tenants, paginated), GET|POST /tenants/{tenant_id}/delivery-configs,
 GET|PUT|PATCH|DELETE /tenants/{tenant_id}/delivery-configs/{type}, GET .../{type}/history (the change history),
-and the OpenAPI document at /api/v1/openapi.json. "logrouter api openapi" prints that document and exits.
+GET /tenants/{tenant_id}/status and /usage, GET /usage (all tenants, CSV with Accept: text/csv), POST
+/tenants/{tenant_id}/delivery-configs/validate and .../{type}/validate,
+GET|POST /tenants/{tenant_id}/replays, GET /tenants/{tenant_id}/replays/{replay_id} and POST .../cancel (replay
+jobs: on when --queue-url, --replay-keys-file, --source-buckets and --status-table are set; a job's state lives
+in the status table, jobs left running by a stopped API are resumed by the next one), and the OpenAPI document at /api/v1/openapi.json. "logrouter api openapi" prints that document and exits.
+
+Status and usage are read from --status-table (the processors' LOGROUTER_STATUS_TABLE); without it those
+routes answer 503. Validation assumes --central-role-arn and then the customer's role like the processor
+does, in the region of AWS_REGION (or the config's target_region); without a central role it answers 503.
+Both are reported at startup when missing.
 
 At startup the AWS region and credentials are resolved and both tables are read once; any failure stops the
 server with the reason. Every change is recorded, in the same DynamoDB transaction, in the audit table
@@ -56,7 +65,9 @@ Prometheus metrics (logrouter_api_*) are served at /metrics, without authenticat
 		Setup: func(fs *flagSet) runFunc {
 			var addr, table, auditTable, keysFile, metricsAddr, logLevel, proxies string
 			var reloadEvery time.Duration
+			var sv statusAPIFlags
 			var retentionDays, authBurst, awsBurst int
+			var rf replayJobFlags
 			fs.String(&addr, "api-addr", "LOGROUTER_API_ADDR", "127.0.0.1:8080", "API listen address")
 			fs.String(&table, "tenant-table", "LOGROUTER_TENANT_TABLE", "tenant-configurations", "DynamoDB table of delivery configurations")
 			fs.String(&auditTable, "audit-table", "LOGROUTER_AUDIT_TABLE", "tenant-configurations-audit", "DynamoDB table of the change history and seen request ids (pk, sk; TTL expires_at)")
@@ -68,6 +79,8 @@ Prometheus metrics (logrouter_api_*) are served at /metrics, without authenticat
 			fs.Int(&awsBurst, "aws-call-limit", "LOGROUTER_AWS_CALL_LIMIT", api.DefaultAWSCallLimit.Burst, "calls per tenant per minute to the routes that call AWS before 429 (0: no limit)")
 			fs.String(&metricsAddr, "metrics-addr", "LOGROUTER_METRICS_ADDR", "", "separate listen address for /metrics (empty: serve /metrics on the API address)")
 			fs.String(&logLevel, "log-level", "LOGROUTER_LOG_LEVEL", "info", "debug, info, warn or error")
+			sv.declare(fs)
+			rf.declare(fs)
 			return func(ctx context.Context, sio stdio, args []string) error {
 				if len(args) == 1 && args[0] == "openapi" {
 					doc, err := api.OpenAPIDocument()
@@ -117,6 +130,14 @@ Prometheus metrics (logrouter_api_*) are served at /metrics, without authenticat
 				if err := checkAPIDependencies(ctx, awsCfg, store); err != nil {
 					return err
 				}
+				jobs, err := rf.jobs(awsCfg, logger)
+				if err != nil {
+					return err
+				}
+				var replays api.ReplayJobs
+				if jobs != nil {
+					replays = jobs
+				}
 				reg := prometheus.NewRegistry()
 				reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 				limit := func(burst int) api.RateLimit {
@@ -125,9 +146,13 @@ Prometheus metrics (logrouter_api_*) are served at /metrics, without authenticat
 					}
 					return api.RateLimit{Burst: burst, Per: time.Minute}
 				}
-				srv, err := api.New(store, nil, api.Options{Logger: logger, Registerer: reg, KeyRing: keys,
+				opts := api.Options{Logger: logger, Registerer: reg, KeyRing: keys,
 					RequestIDs:       api.NewDynamoRequestIDs(ddb, auditTable, nil),
-					AuthFailureLimit: limit(authBurst), AWSCallLimit: limit(awsBurst), TrustedProxies: trusted})
+					AuthFailureLimit: limit(authBurst), AWSCallLimit: limit(awsBurst), TrustedProxies: trusted, Replays: replays}
+				if err := sv.wire(awsCfg, ddb, rf.statusTable, rf.pathDesc, &opts, logger); err != nil {
+					return err
+				}
+				srv, err := api.New(store, nil, opts)
 				if err != nil {
 					return err
 				}
@@ -146,6 +171,7 @@ Prometheus metrics (logrouter_api_*) are served at /metrics, without authenticat
 					"keys", len(keys.Current().Keys), "scoped_keys", len(keys.Current().Scopes))
 				g, gctx := errgroup.WithContext(ctx)
 				g.Go(func() error { return api.Serve(gctx, ln, handler, apiShutdownGrace, logger) })
+				g.Go(func() error { serveJobs(gctx, jobs); return nil })
 				if metricsAddr != "" {
 					mln, err := net.Listen("tcp", metricsAddr)
 					if err != nil {

@@ -23,6 +23,11 @@ type configsVerb struct {
 	verb
 	// Run does the verb; a non-empty result is printed as indented JSON on stdout.
 	Run func(ctx context.Context, call *configsCall) ([]byte, error)
+	// Flags, when set, declares flags of the verb on the configs command (names unique across verbs).
+	Flags func(fs *flagSet)
+	// Print, when set, prints Run's result instead of indented JSON (e.g. as a table) and may turn it into
+	// an exit status (a failed validation).
+	Print func(w io.Writer, out []byte) error
 }
 
 // configsCall is what a configs verb works with.
@@ -83,6 +88,11 @@ the arguments (configs list --page-size 10).`,
 			var pageSize int
 			client.register(fs)
 			fs.Int(&pageSize, "page-size", "LOGROUTER_API_PAGE_SIZE", 100, "page size for list (1-1000)")
+			for _, v := range configsVerbList() {
+				if f := configsVerbs[v.Name].Flags; f != nil {
+					f(fs)
+				}
+			}
 			return func(ctx context.Context, sio stdio, args []string) error {
 				v := configsVerbs[args[0]] // the verb was checked against configsVerbList
 				c, err := client.client()
@@ -92,6 +102,9 @@ the arguments (configs list --page-size 10).`,
 				out, err := v.Run(ctx, &configsCall{client: c, sio: sio, args: args[1:], pageSize: pageSize})
 				if err != nil {
 					return client.explain(err)
+				}
+				if v.Print != nil {
+					return v.Print(sio.Stdout, out)
 				}
 				return printJSON(sio.Stdout, out)
 			}
