@@ -229,3 +229,23 @@ func (n *noWait) wait(ctx context.Context, d time.Duration) error {
 	n.mu.Unlock()
 	return ctx.Err()
 }
+
+// GetBucketVersioning and ListObjectVersions make world a version lister (moto, with setTime's times).
+func (w *world) GetBucketVersioning(ctx context.Context, in *s3.GetBucketVersioningInput, optFns ...func(*s3.Options)) (*s3.GetBucketVersioningOutput, error) {
+	return w.s3.GetBucketVersioning(ctx, in, optFns...)
+}
+
+func (w *world) ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, optFns ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error) {
+	out, err := w.s3.ListObjectVersions(ctx, in, optFns...)
+	if err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i, v := range out.Versions {
+		if t, ok := w.times[aws.ToString(v.Key)]; ok {
+			out.Versions[i].LastModified = aws.Time(t)
+		}
+	}
+	return out, nil
+}

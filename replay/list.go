@@ -20,9 +20,18 @@ type S3Lister interface {
 	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 }
 
+// versionLister is implemented by listers that can list object versions (an *s3.Client): in a versioned
+// bucket the replay names each object's current version, as S3's notification did, so that the processor
+// finds the original delivery's progress.
+type versionLister interface {
+	GetBucketVersioning(ctx context.Context, in *s3.GetBucketVersioningInput, optFns ...func(*s3.Options)) (*s3.GetBucketVersioningOutput, error)
+	ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, optFns ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error)
+}
+
 // Object is one listed object of the window.
 type Object struct {
 	Key          string    `json:"key"`
+	VersionID    string    `json:"version_id,omitempty"` // versioned buckets: the current version
 	Size         int64     `json:"size"`
 	ETag         string    `json:"etag,omitempty"` // unquoted
 	LastModified time.Time `json:"last_modified"`
@@ -51,6 +60,16 @@ var listPage int32 = 1000
 // are too old for CloudWatch.
 func List(ctx context.Context, c S3Lister, spec *Spec, now time.Time, st *ListStats, fn func(Object) error) error {
 	oldest := now.Add(-batcher.MaxAge)
+	var versions versionLister
+	if vl, ok := c.(versionLister); ok {
+		out, err := vl.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(spec.Bucket)})
+		if err != nil {
+			return fmt.Errorf("read the versioning of s3://%s (s3:GetBucketVersioning; a versioned bucket is listed by version): %w", spec.Bucket, err)
+		}
+		if out.Status != "" { // Enabled or Suspended: objects have version ids
+			versions = vl
+		}
+	}
 	visit := func(cluster string) error {
 		st.Clusters.Add(1)
 		base := cluster + "/" + spec.Tenant + "/"
@@ -68,7 +87,13 @@ func List(ctx context.Context, c S3Lister, spec *Spec, now time.Time, st *ListSt
 			if skip {
 				continue
 			}
-			if err := listPrefix(ctx, c, spec, p, after, oldest, st, fn); err != nil {
+			var err error
+			if versions != nil {
+				err = listVersions(ctx, versions, spec, p, after, oldest, st, fn)
+			} else {
+				err = listPrefix(ctx, c, spec, p, after, oldest, st, fn)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -143,29 +168,8 @@ func listPrefix(ctx context.Context, c S3Lister, spec *Spec, prefix, after strin
 			return fmt.Errorf("list s3://%s/%s: %w", spec.Bucket, prefix, err)
 		}
 		for _, o := range out.Contents {
-			key := aws.ToString(o.Key)
-			st.Listed.Add(1)
-			if _, err := engine.ParseObjectKey(key); err != nil {
-				st.BadKeys.Add(1)
-				continue
-			}
-			lm := aws.ToTime(o.LastModified)
-			switch {
-			case !spec.Since.IsZero() && lm.Before(spec.Since):
-				st.BeforeWindow.Add(1)
-				continue
-			case !spec.Until.IsZero() && !lm.Before(spec.Until):
-				st.AfterWindow.Add(1)
-				continue
-			}
-			obj := Object{Key: key, Size: aws.ToInt64(o.Size), ETag: strings.Trim(aws.ToString(o.ETag), `"`), LastModified: lm.UTC(),
-				TooOld: lm.Before(oldest)}
-			st.Matched.Add(1)
-			st.MatchedBytes.Add(obj.Size)
-			if obj.TooOld {
-				st.TooOld.Add(1)
-			}
-			if err := fn(obj); err != nil {
+			obj := Object{Key: aws.ToString(o.Key), Size: aws.ToInt64(o.Size), ETag: aws.ToString(o.ETag), LastModified: aws.ToTime(o.LastModified)}
+			if err := consider(spec, obj, oldest, st, fn); err != nil {
 				return err
 			}
 		}
@@ -174,4 +178,62 @@ func listPrefix(ctx context.Context, c S3Lister, spec *Spec, prefix, after strin
 		}
 		in.ContinuationToken = out.NextContinuationToken
 	}
+}
+
+// listVersions lists the current versions under prefix (after the key after), in key order.
+func listVersions(ctx context.Context, c versionLister, spec *Spec, prefix, after string, oldest time.Time, st *ListStats, fn func(Object) error) error {
+	in := &s3.ListObjectVersionsInput{Bucket: aws.String(spec.Bucket), Prefix: aws.String(prefix), MaxKeys: aws.Int32(listPage)}
+	if after != "" {
+		in.KeyMarker = aws.String(after)
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		out, err := c.ListObjectVersions(ctx, in)
+		if err != nil {
+			return fmt.Errorf("list the versions of s3://%s/%s: %w", spec.Bucket, prefix, err)
+		}
+		for _, v := range out.Versions {
+			if !aws.ToBool(v.IsLatest) {
+				continue // older versions were notified, and delivered, in their time
+			}
+			obj := Object{Key: aws.ToString(v.Key), Size: aws.ToInt64(v.Size), ETag: aws.ToString(v.ETag), LastModified: aws.ToTime(v.LastModified)}
+			if id := aws.ToString(v.VersionId); id != "null" {
+				obj.VersionID = id
+			}
+			if err := consider(spec, obj, oldest, st, fn); err != nil {
+				return err
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			return nil
+		}
+		in.KeyMarker, in.VersionIdMarker = out.NextKeyMarker, out.NextVersionIdMarker
+	}
+}
+
+// consider counts one listed object and hands it to fn when it is in the window.
+func consider(spec *Spec, obj Object, oldest time.Time, st *ListStats, fn func(Object) error) error {
+	st.Listed.Add(1)
+	if _, err := engine.ParseObjectKey(obj.Key); err != nil {
+		st.BadKeys.Add(1)
+		return nil
+	}
+	lm := obj.LastModified
+	switch {
+	case !spec.Since.IsZero() && lm.Before(spec.Since):
+		st.BeforeWindow.Add(1)
+		return nil
+	case !spec.Until.IsZero() && !lm.Before(spec.Until):
+		st.AfterWindow.Add(1)
+		return nil
+	}
+	obj.ETag, obj.LastModified, obj.TooOld = strings.Trim(obj.ETag, `"`), lm.UTC(), lm.Before(oldest)
+	st.Matched.Add(1)
+	st.MatchedBytes.Add(obj.Size)
+	if obj.TooOld {
+		st.TooOld.Add(1)
+	}
+	return fn(obj)
 }

@@ -27,7 +27,7 @@ func deliver(ctx context.Context, spec *Spec, m engine.Replay, o Options, p *Pro
 	for range workers {
 		wg.Go(func() {
 			for j := range jobs {
-				ref := engine.ObjectRef{Bucket: spec.Bucket, Key: j.obj.Key, Size: j.obj.Size, ETag: j.obj.ETag, EventTime: j.obj.LastModified, Replay: &m}
+				ref := engine.ObjectRef{Bucket: spec.Bucket, Key: j.obj.Key, Size: j.obj.Size, ETag: j.obj.ETag, VersionID: j.obj.VersionID, EventTime: j.obj.LastModified, Replay: &m}
 				res := o.Deliverer.ProcessObject(ctx, ref)
 				interrupted := res.Reason == engine.ReasonInterrupted && ctx.Err() != nil
 				mu.Lock()

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -317,4 +320,41 @@ func TestReplayInterruptAndContinue(t *testing.T) {
 		want[k] = 1
 	}
 	assert.Equal(t, want, seen)
+}
+
+// In a versioned central bucket the replay names each object's current version, as S3's notification did:
+// the processor finds the original delivery and sends nothing again; older versions are not replayed.
+func TestReplayVersionedBucket(t *testing.T) {
+	w := newWorld(t)
+	_, err := w.s3.PutBucketVersioning(w.ctx, &s3.PutBucketVersioningInput{Bucket: &w.central,
+		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}})
+	require.NoError(t, err)
+	id := testaws.Name("acme")
+	group := "/replay/" + id
+	w.config(tenant.Config{TenantID: id, Type: tenant.TypeCloudWatch, LogDistributionRoleARN: role, LogGroupName: group})
+	p := w.processor()
+	now := time.Now().UTC()
+	key := "c1/" + id + "/api/p/f.json.gz"
+	w.put(key, 3, now.Add(-time.Hour), now.Add(-time.Hour))
+	o := w.put(key, 5, now.Add(-30*time.Minute), now.Add(-30*time.Minute)) // the current version
+	head, err := w.s3.HeadObject(w.ctx, &s3.HeadObjectInput{Bucket: &w.central, Key: &key})
+	require.NoError(t, err)
+	require.NotEmpty(t, aws.ToString(head.VersionId))
+	res := p.ProcessObject(w.ctx, engine.ObjectRef{Bucket: w.central, Key: key, VersionID: aws.ToString(head.VersionId)})
+	require.Equal(t, engine.OutcomeSuccess, res.Outcome, "%+v", res)
+	w.requireDelivered(group, o, 1)
+
+	spec := Spec{ID: "r-v", Tenant: id, Bucket: w.central, Since: now.Add(-2 * time.Hour)}
+	var listed []Object
+	sum, err := Run(w.ctx, &spec, Options{Lister: w, DryRun: true, OnObject: func(o Object) { listed = append(listed, o) }}, nil)
+	require.NoError(t, err)
+	require.Len(t, listed, 1, "only the current version")
+	assert.Equal(t, aws.ToString(head.VersionId), listed[0].VersionID)
+	assert.EqualValues(t, 1, sum.Matched)
+
+	sum, err = Run(w.ctx, &spec, Options{Lister: w, Deliverer: p}, nil)
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, sum.AlreadyDone, "the original delivery of this version is found")
+	assert.Zero(t, sum.Events)
+	w.requireDelivered(group, o, 1)
 }

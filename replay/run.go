@@ -266,7 +266,7 @@ func enqueue(ctx context.Context, spec *Spec, m engine.Replay, o Options, p *Pro
 func sendBatch(ctx context.Context, o Options, m engine.Replay, bucket string, objs []Object) error {
 	pending := map[string]sqstypes.SendMessageBatchRequestEntry{}
 	for i, obj := range objs {
-		ref := engine.ObjectRef{Bucket: bucket, Key: obj.Key, Size: obj.Size, ETag: obj.ETag, EventTime: obj.LastModified}
+		ref := engine.ObjectRef{Bucket: bucket, Key: obj.Key, Size: obj.Size, ETag: obj.ETag, VersionID: obj.VersionID, EventTime: obj.LastModified}
 		body, err := engine.EncodeReplayMessage(m, o.KeyID, o.Secret, []engine.ObjectRef{ref})
 		if err != nil {
 			return err
