@@ -63,7 +63,7 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Do sends a signed request to path (escaped, under the base URL, e.g. "/api/v1/health") with query and body (nil =
+// Do sends a signed request (signing version 2, a new request id each time) to path (escaped, under the base URL, e.g. "/api/v1/health") with query and body (nil =
 // none) and returns the response body of a 2xx answer. Other answers return an *Error.
 func (c *Client) Do(ctx context.Context, method, path string, query url.Values, body []byte) ([]byte, error) {
 	u := *c.base
@@ -174,4 +174,16 @@ func (c *Client) Patch(ctx context.Context, tenantID, typ string, body []byte) (
 func (c *Client) Delete(ctx context.Context, tenantID, typ string) error {
 	_, err := c.Do(ctx, http.MethodDelete, ConfigPath(tenantID, typ), nil, nil)
 	return err
+}
+
+// History returns one page of a configuration's change history, newest first.
+func (c *Client) History(ctx context.Context, tenantID, typ string, limit int, next string) (HistoryList, error) {
+	q := url.Values{}
+	if limit > 0 {
+		q.Set("limit", fmt.Sprint(limit))
+	}
+	if next != "" {
+		q.Set("next", next)
+	}
+	return decode[HistoryList](c.Do(ctx, http.MethodGet, ConfigPath(tenantID, typ)+"/history", q, nil))
 }

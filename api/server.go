@@ -1,6 +1,12 @@
 // Package api serves the REST API for tenants' delivery configurations (/api/v1) over tenant.Store, with
 // HMAC-signed requests, problem+json errors, an OpenAPI 3 document generated from the Go types, request
 // logging and Prometheus metrics. The signing code (signing.go) is shared with the CLI client.
+//
+// A request passes, in order: the per-client limit on authentication failures (429), the body cap (413), the
+// signature (401; keys.go for scopes and expiry), the one-time request id of mutating requests (409 on a
+// replay), then the route's middlewares: the key's scope (403), strict JSON keys (400), the per-tenant limit on
+// routes that call AWS (429), and the handler. Every answer carries a server-assigned X-Request-Id that is
+// also in the request's log lines; a 500 names it.
 package api
 
 import (
@@ -13,7 +19,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,18 +30,25 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/logrouter/logrouter/status"
 	"github.com/logrouter/logrouter/tenant"
+	"github.com/logrouter/logrouter/validate"
 )
 
 // Paths.
 const (
 	BasePath    = "/api/v1"
 	HealthPath  = BasePath + "/health"
+	ReadyPath   = BasePath + "/ready"
 	OpenAPIPath = BasePath + "/openapi.json"
 )
 
-// DefaultMaxBodyBytes caps request bodies.
+// DefaultMaxBodyBytes caps request bodies: a body of exactly this many bytes is accepted, one more is a 413.
 const DefaultMaxBodyBytes = 64 << 10
+
+// HeaderServerRequestID is the response header carrying the server-assigned id of every request, also logged
+// as request_id.
+const HeaderServerRequestID = "X-Request-Id"
 
 func init() {
 	// Every request-validation failure is a 400 in this API (huma's default is 422), with one
@@ -50,24 +66,52 @@ func init() {
 type Options struct {
 	Logger       *slog.Logger          // default slog.Default()
 	Registerer   prometheus.Registerer // metrics registry; nil = metrics not registered
-	Now          func() time.Time      // clock for validation and signature timestamps (default time.Now)
+	Now          func() time.Time      // clock for validation, signature timestamps and rate limits (default time.Now)
 	MaxBodyBytes int64                 // default DefaultMaxBodyBytes
+	// KeyRing supplies the signing keys and their scopes, reloadable; when set, New's keys argument is ignored.
+	KeyRing *KeyRing
+	// RequestIDs records accepted mutating request ids (replay protection). Default: NewMemoryRequestIDs, which
+	// protects a single process only; replicas must share a DynamoRequestIDs.
+	RequestIDs RequestIDs
+	// AuthFailureLimit limits authentication failures per client address (default DefaultAuthFailureLimit;
+	// Burst < 0 disables it). AWSCallLimit limits the AWSOperations per tenant (default DefaultAWSCallLimit).
+	AuthFailureLimit, AWSCallLimit RateLimit
+	// ReadyTimeout bounds the readiness check's calls to DynamoDB (default 5s).
+	ReadyTimeout time.Duration
+	// Status reads the delivery status and usage the processors record; nil: those routes answer 503.
+	Status *status.Table
+	// IdleAfter is when a destination with no delivery counts as idle (default status.DefaultIdleAfter).
+	IdleAfter time.Duration
+	// Validator validates delivery configs; nil: the validate routes answer 503 with ValidatorUnavailable.
+	Validator            *validate.Validator
+	ValidatorUnavailable string
+	// Replays runs replay jobs (routes under /tenants/{tenant_id}/replays); nil: those routes answer 503.
+	Replays ReplayJobs
+	// TrustedProxies are the networks of reverse proxies whose X-Forwarded-For is believed: a request from one of
+	// them is attributed (rate limits, history, logs) to the right-most X-Forwarded-For address that is not a
+	// trusted proxy. Empty: the TCP peer is the client, and X-Forwarded-For is ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is the API's http.Handler.
 type Server struct {
-	store    *tenant.Store
-	verifier *Verifier
-	opts     Options
-	mux      *http.ServeMux
-	api      huma.API
-	metrics  *metrics
+	store        *tenant.Store
+	keys         *KeyRing
+	opts         Options
+	mux          *http.ServeMux
+	api          huma.API
+	metrics      *metrics
+	authFailures *limiter
+	awsCalls     *limiter
 }
 
-// New returns the API server for store, accepting requests signed with keys.
+// New returns the API server for store, accepting requests signed with keys (or opts.KeyRing's).
 func New(store *tenant.Store, keys Keys, opts Options) (*Server, error) {
-	if len(keys) == 0 {
-		return nil, errors.New("api: no signing keys")
+	if opts.KeyRing == nil {
+		if len(keys) == 0 {
+			return nil, errors.New("api: no signing keys")
+		}
+		opts.KeyRing = NewKeyRing(&KeySet{Keys: keys})
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -78,14 +122,32 @@ func New(store *tenant.Store, keys Keys, opts Options) (*Server, error) {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if opts.RequestIDs == nil {
+		opts.RequestIDs = NewMemoryRequestIDs(opts.Now)
+	}
+	if opts.AuthFailureLimit == (RateLimit{}) {
+		opts.AuthFailureLimit = DefaultAuthFailureLimit
+	}
+	if opts.AWSCallLimit == (RateLimit{}) {
+		opts.AWSCallLimit = DefaultAWSCallLimit
+	}
+	if opts.IdleAfter <= 0 {
+		opts.IdleAfter = status.DefaultIdleAfter
+	}
+	if opts.ReadyTimeout <= 0 {
+		opts.ReadyTimeout = 5 * time.Second
+	}
 	s := &Server{
-		store:    store,
-		verifier: &Verifier{Keys: keys, Now: opts.Now},
-		opts:     opts,
-		mux:      http.NewServeMux(),
-		metrics:  newMetrics(opts.Registerer),
+		store:        store,
+		keys:         opts.KeyRing,
+		opts:         opts,
+		mux:          http.NewServeMux(),
+		metrics:      newMetrics(opts.Registerer),
+		authFailures: newLimiter(opts.AuthFailureLimit, opts.Now),
+		awsCalls:     newLimiter(opts.AWSCallLimit, opts.Now),
 	}
 	s.api = humago.New(s.mux, humaConfig())
+	s.api.UseMiddleware(s.authorize, s.strictKeys, s.limitAWSCalls)
 	s.register()
 	s.mux.HandleFunc("/", s.notFound)
 	return s, nil
@@ -97,10 +159,15 @@ func (s *Server) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
 func humaConfig() huma.Config {
 	cfg := huma.DefaultConfig("logrouter delivery configuration API", "1.0.0")
 	cfg.Info.Description = "Manage tenants' log delivery configurations (CloudWatch Logs and S3). " +
-		"Every operation except health requires an HMAC-SHA256 request signature: headers " +
+		"Every operation except health and ready requires an HMAC-SHA256 request signature: headers " +
 		HeaderKeyID + ", " + HeaderTimestamp + " (Unix seconds, within 5 minutes of the server clock), " +
-		HeaderContentSHA256 + " (hex SHA-256 of the body) and " + HeaderSignature + " = hex HMAC-SHA256(secret, " +
-		"\"LOGROUTER-HMAC-SHA256\\nMETHOD\\nPATH?QUERY\\nTIMESTAMP\\nBODY_SHA256\"). Errors are application/problem+json (RFC 9457)."
+		HeaderContentSHA256 + " (hex SHA-256 of the body), " + HeaderAlgorithm + ": " + AlgorithmV2 + ", " +
+		HeaderRequestID + " (16-128 of A-Z a-z 0-9 . _ -, new for every request) and " + HeaderSignature +
+		" = hex HMAC-SHA256(secret, \"" + AlgorithmV2 + "\\nMETHOD\\nPATH?QUERY\\nTIMESTAMP\\nREQUEST_ID\\nBODY_SHA256\"). " +
+		"A mutating request is accepted once: its request id is refused (409) for as long as its timestamp is valid. " +
+		"Version 1 signatures (no algorithm header, no request id) are accepted for GET only. " +
+		"Request bodies are at most 64 KiB (65536 bytes) and their keys must be exactly the documented field names. " +
+		"Errors are application/problem+json (RFC 9457); every answer has an " + HeaderServerRequestID + " header."
 	cfg.OpenAPIPath = strings.TrimSuffix(OpenAPIPath, ".json")
 	cfg.DocsPath = ""
 	cfg.SchemasPath = ""
@@ -130,7 +197,8 @@ type ConfigList struct {
 }
 
 // ConfigPatch is a PATCH body: the fields given replace the stored ones (lists are replaced whole, an empty
-// string or list clears the field); the result is validated as a whole.
+// string or list clears the field, null removes the field so that it takes its default); the result is
+// validated as a whole.
 type ConfigPatch struct {
 	tenant.Config
 	raw map[string]json.RawMessage
@@ -194,6 +262,10 @@ type healthOutput struct {
 	}
 }
 
+const patchDescription = "The given fields replace the stored ones (lists are replaced whole); an empty string or list clears " +
+	"that field, and null removes it so that it takes its default (enabled: true, bucket_prefix: ROSA/cluster-logs/, " +
+	"the others absent); null on a required field makes the result invalid. created_at and updated_at are ignored."
+
 type listAllInput struct {
 	Limit int    `query:"limit" minimum:"1" maximum:"1000" default:"100" doc:"Maximum items per page (a page may hold fewer and still have a next token)."`
 	Next  string `query:"next" maxLength:"1024" doc:"Token from the previous page's next field."`
@@ -229,15 +301,26 @@ var (
 	security    = []map[string][]string{{"hmac": {}}}
 )
 
+// publicRoute reports whether a route needs no signature.
+func publicRoute(route, method string) bool {
+	return (route == HealthPath || route == ReadyPath) && method == http.MethodGet
+}
+
 func (s *Server) register() {
 	huma.Register(s.api, huma.Operation{
 		OperationID: "health", Method: http.MethodGet, Path: HealthPath, Tags: []string{"health"},
-		Summary: "Liveness and readiness (no authentication)",
+		Summary: "Liveness: the process serves requests (no authentication, no dependency checked)",
 	}, func(ctx context.Context, _ *struct{}) (*healthOutput, error) {
 		out := &healthOutput{}
 		out.Body.Status = "ok"
 		return out, nil
 	})
+
+	huma.Register(s.api, huma.Operation{
+		OperationID: "ready", Method: http.MethodGet, Path: ReadyPath, Tags: []string{"health"},
+		Summary: "Readiness: the DynamoDB tables can be read (no authentication); 503 while they cannot",
+		Errors:  []int{http.StatusServiceUnavailable},
+	}, s.ready)
 
 	huma.Register(s.api, huma.Operation{
 		OperationID: "list-all-delivery-configs", Method: http.MethodGet, Path: BasePath + "/delivery-configs",
@@ -254,7 +337,7 @@ func (s *Server) register() {
 	huma.Register(s.api, huma.Operation{
 		OperationID: "create-delivery-config", Method: http.MethodPost, Path: BasePath + "/tenants/{tenant_id}/delivery-configs",
 		Tags: []string{"delivery-configs"}, Summary: "Create a delivery configuration (409 when the tenant already has one of that type)",
-		DefaultStatus: http.StatusCreated, MaxBodyBytes: s.opts.MaxBodyBytes,
+		DefaultStatus: http.StatusCreated, MaxBodyBytes: noBodyLimit,
 		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusConflict, http.StatusRequestEntityTooLarge}, Security: security,
 	}, s.create)
 
@@ -266,14 +349,14 @@ func (s *Server) register() {
 	huma.Register(s.api, huma.Operation{
 		OperationID: "replace-delivery-config", Method: http.MethodPut, Path: BasePath + "/tenants/{tenant_id}/delivery-configs/{type}",
 		Tags: []string{"delivery-configs"}, Summary: "Replace a delivery configuration (404 when missing)",
-		MaxBodyBytes: s.opts.MaxBodyBytes, Errors: errorsWrite, Security: security,
+		MaxBodyBytes: noBodyLimit, Errors: errorsWrite, Security: security,
 	}, s.put)
 
 	huma.Register(s.api, huma.Operation{
 		OperationID: "patch-delivery-config", Method: http.MethodPatch, Path: BasePath + "/tenants/{tenant_id}/delivery-configs/{type}",
 		Tags: []string{"delivery-configs"}, Summary: "Change some fields of a delivery configuration; the result is validated whole",
-		Description:  "The given fields replace the stored ones (lists are replaced whole); an empty string or list clears that field. created_at and updated_at are ignored. Use PUT to remove ttl, enabled or retention_in_days.",
-		MaxBodyBytes: s.opts.MaxBodyBytes, Errors: errorsWrite, Security: security,
+		Description:  patchDescription,
+		MaxBodyBytes: noBodyLimit, Errors: errorsWrite, Security: security,
 	}, s.patch)
 
 	huma.Register(s.api, huma.Operation{
@@ -282,14 +365,68 @@ func (s *Server) register() {
 		DefaultStatus: http.StatusNoContent, Errors: errorsRead, Security: security,
 	}, s.delete)
 
-	// Request-validation failures are answered with 400 (see init), never 422.
+	s.registerHistory()
+	s.registerStatus()
+	s.registerReplays()
+
+	s.documentCommonErrors()
+}
+
+// noBodyLimit turns off huma's own body limit: ServeHTTP enforces Options.MaxBodyBytes on every route, so there
+// is one limit and one message.
+const noBodyLimit = -1
+
+// documentCommonErrors lists, on every operation, the answers ServeHTTP and the middlewares may give, and
+// removes huma's 422 (request-validation failures are answered with 400, see init).
+func (s *Server) documentCommonErrors() {
 	for _, item := range s.api.OpenAPI().Paths {
 		for _, op := range []*huma.Operation{item.Get, item.Post, item.Put, item.Patch, item.Delete} {
-			if op != nil {
-				delete(op.Responses, "422")
+			if op == nil {
+				continue
+			}
+			delete(op.Responses, "422")
+			var problem *huma.Response
+			for _, code := range []string{"default", "500", "400", "401", "404"} {
+				if r := op.Responses[code]; r != nil && r.Content["application/problem+json"] != nil {
+					problem = r
+					break
+				}
+			}
+			if problem == nil {
+				continue
+			}
+			add := func(code int, why string) {
+				if op.Responses[strconv.Itoa(code)] == nil {
+					op.Responses[strconv.Itoa(code)] = &huma.Response{Description: why, Content: problem.Content}
+				}
+			}
+			add(http.StatusInternalServerError, "Internal error; the detail names the request id of the server's log line")
+			if publicRoute(op.Path, op.Method) {
+				continue
+			}
+			add(http.StatusUnauthorized, "Missing, invalid, stale or expired signature")
+			add(http.StatusForbidden, "The key's scope does not allow this tenant, route or method")
+			add(http.StatusTooManyRequests, "Too many authentication failures from this client, or too many calls to AWS for this tenant; see Retry-After")
+			if Mutating(op.Method) {
+				add(http.StatusBadRequest, "Invalid request")
+				add(http.StatusConflict, "Conflict, or a request id that was already used")
+				add(http.StatusRequestEntityTooLarge, "Body larger than 65536 bytes")
 			}
 		}
 	}
+}
+
+func (s *Server) ready(ctx context.Context, _ *struct{}) (*healthOutput, error) {
+	cctx, cancel := context.WithTimeout(ctx, s.opts.ReadyTimeout)
+	defer cancel()
+	if err := s.store.Check(cctx); err != nil {
+		id := requestIDFrom(ctx)
+		s.opts.Logger.ErrorContext(ctx, "api not ready", "request_id", id, "error", err)
+		return nil, huma.Error503ServiceUnavailable("not ready: a DynamoDB table cannot be read; see the server log (request id " + id + ")")
+	}
+	out := &healthOutput{}
+	out.Body.Status = "ready"
+	return out, nil
 }
 
 func (s *Server) listAll(ctx context.Context, in *listAllInput) (*listOutput, error) {
@@ -345,6 +482,7 @@ func (s *Server) create(ctx context.Context, in *createInput) (*createOutput, er
 		return nil, validationError(err)
 	}
 	created, err := s.store.Create(ctx, c)
+	s.historyWritten(tenant.OpCreate, err)
 	if errors.Is(err, tenant.ErrExists) {
 		return nil, huma.Error409Conflict(fmt.Sprintf("tenant %s already has a %s delivery configuration; use PUT or PATCH to change it", c.TenantID, c.Type))
 	}
@@ -382,7 +520,8 @@ func (s *Server) put(ctx context.Context, in *putInput) (*configOutput, error) {
 	if err := c.Validate(s.opts.Now()); err != nil {
 		return nil, validationError(err)
 	}
-	updated, err := s.store.Replace(ctx, c)
+	updated, err := s.store.Replace(withOperation(ctx, tenant.OpReplace), c)
+	s.historyWritten(tenant.OpReplace, err)
 	if err != nil {
 		return nil, s.storeError(ctx, &in.ConfigParams, err)
 	}
@@ -396,7 +535,7 @@ func (s *Server) patch(ctx context.Context, in *patchInput) (*configOutput, erro
 	if err := checkKey(in.ConfigParams, in.Body.Config); err != nil {
 		return nil, err
 	}
-	updated, err := s.store.Update(ctx, in.TenantID, tenant.Type(in.Type), func(stored *tenant.Config) error {
+	updated, err := s.store.Update(withOperation(ctx, tenant.OpPatch), in.TenantID, tenant.Type(in.Type), func(stored *tenant.Config) error {
 		if err := in.Body.apply(stored); err != nil {
 			return huma.Error400BadRequest("invalid patch: " + err.Error())
 		}
@@ -407,6 +546,7 @@ func (s *Server) patch(ctx context.Context, in *patchInput) (*configOutput, erro
 		}
 		return nil
 	})
+	s.historyWritten(tenant.OpPatch, err)
 	if err != nil {
 		return nil, s.storeError(ctx, &in.ConfigParams, err)
 	}
@@ -417,7 +557,9 @@ func (s *Server) delete(ctx context.Context, in *ConfigParams) (*struct{}, error
 	if err := checkTenantPath(in.TenantID); err != nil {
 		return nil, err
 	}
-	if err := s.store.Delete(ctx, in.TenantID, tenant.Type(in.Type)); err != nil {
+	err := s.store.Delete(ctx, in.TenantID, tenant.Type(in.Type))
+	s.historyWritten(tenant.OpDelete, err)
+	if err != nil {
 		return nil, s.storeError(ctx, in, err)
 	}
 	return nil, nil
@@ -475,10 +617,27 @@ func (s *Server) storeError(ctx context.Context, p *ConfigParams, err error) err
 	return s.internal(ctx, err)
 }
 
-// internal logs err and returns a 500 that reveals nothing about it.
+// internal logs err with the request's id and returns a 500 that reveals nothing about it but that id.
 func (s *Server) internal(ctx context.Context, err error) error {
-	s.opts.Logger.ErrorContext(ctx, "api request failed", "error", err)
-	return huma.Error500InternalServerError("internal error")
+	id := requestIDFrom(ctx)
+	s.opts.Logger.ErrorContext(ctx, "api request failed", "request_id", id, "error", err)
+	return huma.Error500InternalServerError(internalDetail(id))
+}
+
+func internalDetail(id string) string { return "internal error (request id " + id + ")" }
+
+// withOperation names the operation recorded in the history of the change made under ctx.
+func withOperation(ctx context.Context, op string) context.Context {
+	ch := tenant.ChangeFrom(ctx)
+	ch.Operation = op
+	return tenant.WithChange(ctx, ch)
+}
+
+// historyWritten counts a change recorded in the history (the store writes both in one transaction).
+func (s *Server) historyWritten(op string, err error) {
+	if err == nil && s.store.HistoryTable() != "" {
+		s.metrics.historyWrites.WithLabelValues(op).Inc()
+	}
 }
 
 // notFound answers requests that match no route: 405 when the path exists for another method, else 404.
@@ -507,22 +666,47 @@ func writeProblem(w http.ResponseWriter, status int, detail string) {
 	_ = json.NewEncoder(w).Encode(&huma.ErrorModel{Title: http.StatusText(status), Status: status, Detail: detail})
 }
 
-// ServeHTTP authenticates the request (all routes but health), caps its body, routes it, and logs and counts
-// it.
+// requestInfo is what ServeHTTP established about a request, for the route's middlewares and handler.
+type requestInfo struct {
+	id     string // server-assigned (HeaderServerRequestID)
+	signed Signed
+	scope  Scope
+	body   []byte
+}
+
+type infoKey struct{}
+
+func infoFrom(ctx context.Context) *requestInfo {
+	info, _ := ctx.Value(infoKey{}).(*requestInfo)
+	return info
+}
+
+// requestIDFrom returns the server-assigned id of the request being served under ctx.
+func requestIDFrom(ctx context.Context) string {
+	if info := infoFrom(ctx); info != nil {
+		return info.id
+	}
+	return ""
+}
+
+// ServeHTTP assigns the request an id, limits authentication failures, caps the body, authenticates (all
+// routes but health and ready), accepts a mutating request id once, routes the request, and logs and counts it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	_, pattern := s.mux.Handler(r)
 	route := routeLabel(pattern)
 	rec := &recorder{ResponseWriter: w}
-	var keyID string
+	info := &requestInfo{id: NewRequestID()[:16]}
+	rec.Header().Set(HeaderServerRequestID, info.id)
+	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			s.opts.Logger.ErrorContext(r.Context(), "api handler panic", "route", route, "panic", fmt.Sprint(p))
+			s.opts.Logger.ErrorContext(r.Context(), "api handler panic", "request_id", info.id, "route", route, "panic", fmt.Sprint(p))
 			if rec.status == 0 {
-				writeProblem(rec, http.StatusInternalServerError, "internal error")
+				writeProblem(rec, http.StatusInternalServerError, internalDetail(info.id))
 			}
 		}
 		status := rec.status
@@ -532,40 +716,179 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d := time.Since(start)
 		s.metrics.observe(route, r.Method, status, d)
 		level := slog.LevelInfo
-		if route == HealthPath {
+		if publicRoute(route, r.Method) {
 			level = slog.LevelDebug
 		}
-		s.opts.Logger.Log(r.Context(), level, "api request", "method", r.Method, "route", route, "path", r.URL.Path,
-			"status", status, "duration_ms", float64(d.Microseconds())/1000, "bytes_out", rec.bytes,
-			"key_id", keyID, "remote", r.RemoteAddr)
+		s.opts.Logger.Log(r.Context(), level, "api request", "request_id", info.id, "method", r.Method, "route", route,
+			"path", r.URL.Path, "status", status, "duration_ms", float64(d.Microseconds())/1000, "bytes_out", rec.bytes,
+			"key_id", info.signed.KeyID, "client_request_id", info.signed.RequestID, "remote", r.RemoteAddr)
 	}()
 
-	if !(route == HealthPath && r.Method == http.MethodGet) {
-		body, err := io.ReadAll(io.LimitReader(r.Body, s.opts.MaxBodyBytes+1))
-		if err != nil {
-			writeProblem(rec, http.StatusBadRequest, "could not read the request body")
-			return
-		}
-		if int64(len(body)) > s.opts.MaxBodyBytes {
-			writeProblem(rec, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", s.opts.MaxBodyBytes))
-			return
-		}
-		uri := r.RequestURI
-		if uri == "" {
-			uri = r.URL.RequestURI()
-		}
-		if err := s.verifier.Verify(r, uri, body); err != nil {
-			s.metrics.authFailure(err)
-			s.opts.Logger.WarnContext(r.Context(), "api request rejected", "reason", err.Error(),
-				"key_id", r.Header.Get(HeaderKeyID), "remote", r.RemoteAddr)
-			writeProblem(rec, http.StatusUnauthorized, "")
-			return
-		}
-		keyID = r.Header.Get(HeaderKeyID)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		r.ContentLength = int64(len(body))
+	if !publicRoute(route, r.Method) && !s.authenticate(rec, r, info) {
+		return
 	}
 	s.mux.ServeHTTP(rec, r)
+}
+
+// authenticate runs the checks before routing; when it returns false it has answered the request.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, info *requestInfo) bool {
+	client := s.clientAddr(r)
+	if blocked, wait := s.authFailures.blocked(client); blocked {
+		s.metrics.rateLimited.WithLabelValues("auth_failures").Inc()
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
+		writeProblem(w, http.StatusTooManyRequests, "too many authentication failures from this client; retry later")
+		return false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, s.opts.MaxBodyBytes+1))
+	if err != nil {
+		writeProblem(w, http.StatusBadRequest, "could not read the request body")
+		return false
+	}
+	if int64(len(body)) > s.opts.MaxBodyBytes {
+		writeProblem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", s.opts.MaxBodyBytes))
+		return false
+	}
+	uri := r.RequestURI
+	if uri == "" {
+		uri = r.URL.RequestURI()
+	}
+	keys := s.keys.Current()
+	signed, err := (&Verifier{Keys: keys.Keys, Now: s.opts.Now}).VerifyRequest(r, uri, body)
+	scope := keys.Scopes[signed.KeyID]
+	if err == nil && !scope.Expires.IsZero() && !s.opts.Now().Before(scope.Expires) {
+		err = errKeyExpired
+	}
+	if err != nil {
+		s.metrics.authFailure(err)
+		s.opts.Logger.WarnContext(r.Context(), "api request rejected", "request_id", info.id, "reason", err.Error(),
+			"key_id", r.Header.Get(HeaderKeyID), "remote", r.RemoteAddr, "client", client)
+		if errors.Is(err, ErrV1Mutation) {
+			// The signature is valid: say what to change (this is no failure to count against the client).
+			writeProblem(w, http.StatusUnauthorized, err.Error())
+			return false
+		}
+		s.authFailures.take(client)
+		writeProblem(w, http.StatusUnauthorized, "")
+		return false
+	}
+	info.signed, info.scope, info.body = signed, scope, body
+	if Mutating(r.Method) {
+		// The timestamp is accepted until signed.Timestamp + MaxClockSkew: remember the id at least that long.
+		fresh, err := s.opts.RequestIDs.Claim(r.Context(), signed.KeyID, signed.RequestID, signed.Timestamp.Add(MaxClockSkew+time.Second))
+		if err != nil {
+			s.opts.Logger.ErrorContext(r.Context(), "api request failed", "request_id", info.id, "error", err)
+			writeProblem(w, http.StatusInternalServerError, internalDetail(info.id))
+			return false
+		}
+		if !fresh {
+			s.metrics.replaysRefused.Inc()
+			s.opts.Logger.WarnContext(r.Context(), "api request replay refused", "request_id", info.id,
+				"key_id", signed.KeyID, "client_request_id", signed.RequestID, "remote", r.RemoteAddr)
+			writeProblem(w, http.StatusConflict, "request id "+signed.RequestID+" was already used; sign every request with a new request id")
+			return false
+		}
+		remote := r.RemoteAddr
+		if peer := peerHost(r.RemoteAddr); client != peer {
+			remote = client + " via " + r.RemoteAddr
+		}
+		*r = *r.WithContext(tenant.WithChange(r.Context(), tenant.Change{KeyID: signed.KeyID, RequestID: signed.RequestID, Remote: remote}))
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	return true
+}
+
+var errKeyExpired = errors.New("key expired")
+
+// peerHost is the TCP peer's address without its port.
+func peerHost(remote string) string {
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		return host
+	}
+	return remote
+}
+
+// clientAddr is the client's address without its port (the key of the authentication-failure limit): the TCP
+// peer, or, when the peer is a trusted proxy, the right-most X-Forwarded-For address that is not one.
+func (s *Server) clientAddr(r *http.Request) string {
+	peer := peerHost(r.RemoteAddr)
+	if !s.trusted(peer) {
+		return peer
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		for _, h := range strings.Split(v, ",") {
+			hops = append(hops, strings.TrimSpace(h))
+		}
+	}
+	client := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(hops[i])
+		if err != nil {
+			break // not an address: nothing left of it can be believed
+		}
+		client = a.String()
+		if !s.trusted(client) {
+			break
+		}
+	}
+	return client
+}
+
+func (s *Server) trusted(host string) bool {
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range s.opts.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// authorize is the huma middleware that applies the signing key's scope: 403 on a tenant outside it, on the
+// all-tenants routes (no {tenant_id} in the path) for tenant-scoped keys, and on mutating methods for
+// read-only keys.
+func (s *Server) authorize(ctx huma.Context, next func(huma.Context)) {
+	info := infoFrom(ctx.Context())
+	if info == nil || info.signed.KeyID == "" {
+		next(ctx) // a public route
+		return
+	}
+	sc, key := info.scope, info.signed.KeyID
+	deny := func(reason, msg string) {
+		s.metrics.authzDenied.WithLabelValues(reason).Inc()
+		s.opts.Logger.WarnContext(ctx.Context(), "api request forbidden", "request_id", info.id, "key_id", key, "reason", reason)
+		_ = huma.WriteErr(s.api, ctx, http.StatusForbidden, msg)
+	}
+	switch op := ctx.Operation(); {
+	case sc.ReadOnly && Mutating(ctx.Method()):
+		deny("read_only", "key "+key+" may only read")
+	case sc.Scoped() && !strings.Contains(op.Path, "{tenant_id}"):
+		deny("all_tenants", "key "+key+" is limited to some tenants and cannot use the all-tenants route "+op.Path)
+	case sc.Scoped() && !sc.AllowsTenant(ctx.Param("tenant_id")):
+		deny("tenant", "key "+key+" may not manage tenant "+ctx.Param("tenant_id"))
+	default:
+		next(ctx)
+	}
+}
+
+// limitAWSCalls is the huma middleware that rate-limits the AWSOperations per tenant.
+func (s *Server) limitAWSCalls(ctx huma.Context, next func(huma.Context)) {
+	if !slices.Contains(AWSOperations, ctx.Operation().OperationID) {
+		next(ctx)
+		return
+	}
+	if ok, wait := s.awsCalls.take(ctx.Param("tenant_id")); !ok {
+		s.metrics.rateLimited.WithLabelValues("aws_calls").Inc()
+		ctx.SetHeader("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
+		_ = huma.WriteErr(s.api, ctx, http.StatusTooManyRequests, "too many calls to AWS for tenant "+ctx.Param("tenant_id")+"; retry later")
+		return
+	}
+	next(ctx)
 }
 
 // routeLabel turns a mux pattern ("GET /api/v1/x/{id}") into a bounded metric label ("/api/v1/x/{id}").

@@ -13,7 +13,7 @@
 //     events on character boundaries; empty messages are dropped and counted;
 //   - events outside [now-14d (or the retention), now+2h] are clamped into the window or dropped (policy).
 //
-// Packing: events wait in a sort window of Options.SortWindow requests' worth (default 4); each request is
+// Packing: events wait in a sort window of Options.SortWindow requests' worth (default 2); each request is
 // built from the oldest pending event onwards, taking every pending event that still fits (first fit over a
 // time-sorted window), and filling the remaining room with a piece of a message that has to be split anyway.
 // Messages are only split when they exceed the event size limit.
@@ -60,6 +60,13 @@ type Event struct {
 	Timestamp int64 // Unix milliseconds
 	Message   []byte
 	Escaped   bool
+	// TextLen, when positive with Escaped, vouches that Message is valid JSON string content encoding valid
+	// UTF-8, that its escape sequences are all two-byte ones (no \uXXXX), and that its unescaped text is
+	// TextLen bytes long: what parser.Event reports for such a message (TextLen, UnicodeEscapes false).
+	// Add then copies the message as it is instead of validating and measuring it again. Zero: Add checks
+	// and measures the message itself. A vouched length that cannot be right (outside [len/2, len] of the
+	// message) is ignored.
+	TextLen int
 }
 
 // Destination is a log group and stream.
@@ -124,7 +131,8 @@ type Options struct {
 	Metrics        *Metrics         // optional
 
 	// SortWindow is how many requests' worth of events (bytes and count) wait to be sorted and packed;
-	// default 4. Memory is about (SortWindow + MaxInFlight) request bodies.
+	// default 2 (Vector's objects are nearly in time order: a wider window packed no better on them, and
+	// cost a request body of memory per step). Memory is about (SortWindow + MaxInFlight) request bodies.
 	SortWindow int
 	// StockSerializer makes the batcher pass the events in PutLogEventsInput.LogEvents and let the SDK
 	// serialize them, instead of writing the pre-escaped body itself. Slower; needed for API
@@ -174,7 +182,7 @@ func (o *Options) setDefaults() {
 		o.MaxInFlight = 4
 	}
 	if o.SortWindow == 0 {
-		o.SortWindow = 4
+		o.SortWindow = 2
 	}
 	if o.AttemptTimeout <= 0 {
 		o.AttemptTimeout = 60 * time.Second
@@ -258,6 +266,7 @@ type Batcher struct {
 	resumeAt  int      // first Options.Resume.Ranges entry not behind nextSeq
 	arena     *arena   // where Add copies messages
 	arenas    []*arena // recycled arenas
+	big       *arena   // a recycled arena larger than arenaSize (see newArena)
 	winLo     int64    // accepted timestamps [winLo, winHi], from Now at the last refresh
 	winHi     int64
 	winLeft   int    // events before the bounds are refreshed
@@ -395,12 +404,25 @@ func (b *Batcher) Add(ev Event) error {
 		}
 	}
 
+	vouched := ev.Escaped && ev.TextLen > 0 && ev.TextLen <= len(ev.Message) && 2*ev.TextLen >= len(ev.Message)
 	a := b.arena
 	if a == nil || cap(a.buf)-len(a.buf) < len(ev.Message) {
-		a = b.newArena(len(ev.Message))
+		need := len(ev.Message)
+		if !vouched {
+			need += need / 8 // room for what appendWire may add
+		}
+		a = b.newArena(need)
 	}
 	start := len(a.buf)
-	out, ulen, plain := appendWire(a.buf, ev.Message, ev.Escaped)
+	var out []byte
+	var ulen int
+	var plain bool
+	if vouched {
+		// Already in wire form; each escape is two wire bytes for one text byte.
+		out, ulen, plain = append(a.buf, ev.Message...), ev.TextLen, ev.TextLen == len(ev.Message)
+	} else {
+		out, ulen, plain = appendWire(a.buf, ev.Message, ev.Escaped)
+	}
 	wire := out[start:len(out):len(out)]
 	if cap(out) != cap(a.buf) {
 		// The wire form outgrew the arena: it lives in a buffer of its own.
@@ -434,8 +456,12 @@ func (b *Batcher) Add(ev Event) error {
 	return nil
 }
 
-// arenaSize is the size of the arenas Add copies messages into; larger messages get an arena of their own.
-const arenaSize = 256 << 10
+// arenaSize is the size of the arenas Add copies messages into; larger messages get an arena of their own,
+// whose size is a multiple of bigArenaStep.
+const (
+	arenaSize    = 256 << 10
+	bigArenaStep = 1 << 20
+)
 
 // arena is a buffer of wire bytes shared by window items. Once every item in it has been committed to a
 // request body (copied), it is reused.
@@ -445,6 +471,9 @@ type arena struct {
 }
 
 // newArena makes a fresh current arena with room for n bytes, recycling a free one when it is large enough.
+// Arenas for messages larger than arenaSize come in whole MiB and one of them is kept for the next large
+// message: long messages then reuse a few buffer sizes instead of leaving a trail of freed spans of every
+// size, which the Go heap keeps resident (peak RSS grew with the number of long messages in an object).
 func (b *Batcher) newArena(n int) *arena {
 	old := b.arena
 	var a *arena
@@ -455,9 +484,20 @@ func (b *Batcher) newArena(n int) *arena {
 		} else {
 			a = freeBufs.arenas.get()
 		}
+	} else {
+		if b.big == nil {
+			b.big = freeBufs.big.get()
+		}
+		if b.big != nil && cap(b.big.buf) >= n {
+			a, b.big = b.big, nil
+		}
 	}
 	if a == nil {
-		a = &arena{buf: make([]byte, 0, max(arenaSize, n+n/8))}
+		size := arenaSize
+		if n > arenaSize {
+			size = (n + bigArenaStep - 1) / bigArenaStep * bigArenaStep
+		}
+		a = &arena{buf: make([]byte, 0, size)}
 	}
 	b.arena = a
 	if old != nil && old.live == 0 {
@@ -488,8 +528,9 @@ func (b *Batcher) committed(it *item) {
 // there until the next GCs inflate the heap.
 var freeBufs = struct {
 	arenas  freeList[arena]
+	big     freeList[arena]
 	scratch freeList[scratch]
-}{freeList[arena]{max: 8}, freeList[scratch]{max: 4}}
+}{freeList[arena]{max: 8}, freeList[arena]{max: 2}, freeList[scratch]{max: 4}}
 
 // freeList is a bounded, locked LIFO of spare buffers.
 type freeList[T any] struct {
@@ -525,11 +566,16 @@ func (f *freeList[T]) put(x *T) {
 // and the next one needed is taken from here.
 const maxFreeArenas = 4
 
-// recycle keeps an arena that no item refers to for reuse (up to maxFreeArenas of standard size).
+// recycle keeps an arena that no item refers to for reuse: up to maxFreeArenas of standard size, and the
+// largest larger one.
 func (b *Batcher) recycle(a *arena) {
-	if cap(a.buf) == arenaSize && len(b.arenas) < maxFreeArenas {
+	switch c := cap(a.buf); {
+	case c == arenaSize && len(b.arenas) < maxFreeArenas:
 		a.buf = a.buf[:0]
 		b.arenas = append(b.arenas, a)
+	case c > arenaSize && (b.big == nil || cap(b.big.buf) < c):
+		a.buf = a.buf[:0]
+		b.big = a
 	}
 }
 
@@ -543,15 +589,18 @@ type scratch struct {
 // releaseBuffers hands the arenas no item refers to and the window's slices to later batchers. Called by
 // Close with addMu held, once no request will be built any more.
 func (b *Batcher) releaseBuffers() {
+	if a := b.arena; a != nil && a.live == 0 {
+		b.recycle(a)
+	}
+	b.arena = nil
 	for _, a := range b.arenas {
 		freeBufs.arenas.put(a)
 	}
 	b.arenas = nil
-	if a := b.arena; a != nil && a.live == 0 && cap(a.buf) == arenaSize {
-		a.buf = a.buf[:0]
-		freeBufs.arenas.put(a)
+	if b.big != nil {
+		freeBufs.big.put(b.big)
+		b.big = nil
 	}
-	b.arena = nil
 	sc := &scratch{win: b.win[:0], fresh: b.fresh[:0], late: b.late[:0], spare: b.spare[:0], order: b.order[:0], pieces: b.pieces[:0], altPieces: b.altPieces[:0]}
 	clear(sc.win[:cap(sc.win)]) // drop references to message bytes
 	clear(sc.fresh[:cap(sc.fresh)])

@@ -213,3 +213,52 @@ func TestPropertyRandomStreams(t *testing.T) {
 		})
 	}
 }
+
+// TestVouchedTextLen delivers escaped messages with the length a parser vouches for (Event.TextLen) and checks
+// that the requests and what CloudWatch stores are exactly those of the same events measured by the batcher.
+func TestVouchedTextLen(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	var plain, vouched []Event
+	for _, ev := range randomStream(rng, 2500, 3*time.Hour, 1<<20) {
+		if !ev.Escaped || strings.Contains(string(ev.Message), `\u`) {
+			continue // a parser vouches only for escaped messages without \u escapes
+		}
+		plain = append(plain, ev)
+		ev.TextLen = len(textOf(ev))
+		vouched = append(vouched, ev)
+	}
+	if len(vouched) < 100 {
+		t.Fatalf("only %d escaped messages without \\u escapes", len(vouched))
+	}
+	// A length that cannot be right is ignored rather than trusted.
+	bogus := Event{Timestamp: vouched[0].Timestamp + 1, Message: []byte(`a\nb`), Escaped: true, TextLen: 9}
+	plainBogus := bogus
+	plainBogus.TextLen = 0
+	plain, vouched = append(plain, plainBogus), append(vouched, bogus)
+
+	var puts [2][]cwlfake.PutRecord
+	for i, evs := range [][]Event{plain, vouched} {
+		srv := startFake(t)
+		srv.CreateLogStream(testDest.LogGroup, testDest.LogStream)
+		res := deliver(t, newBatcher(t, srv, func(o *Options) { o.MaxInFlight = 1 }), evs)
+		texts := make([]string, len(evs))
+		for j, ev := range evs {
+			texts[j] = textOf(ev)
+		}
+		checkDelivery(t, srv, evs, texts)
+		if res.Acked != int64(len(evs)) {
+			t.Fatalf("acked %d of %d", res.Acked, len(evs))
+		}
+		puts[i] = srv.Puts()
+		stored := 0
+		for _, p := range puts[i] {
+			stored += p.Bytes
+		}
+		if res.Stats.Bytes != int64(stored) {
+			t.Fatalf("the batcher counted %d bytes, CloudWatch %d", res.Stats.Bytes, stored)
+		}
+	}
+	if !slices.Equal(puts[0], puts[1]) {
+		t.Fatalf("vouched lengths changed the requests:\n%+v\nagainst\n%+v", puts[1], puts[0])
+	}
+}

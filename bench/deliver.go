@@ -95,7 +95,11 @@ func setupDeliver(_ context.Context, cs ChildSpec, info *ChildResult) (iteration
 				return st, err
 			}
 			st.events++
-			if err := b.Add(batcher.Event{Timestamp: ev.Timestamp, Message: ev.Message, Escaped: ev.Escaped}); err != nil {
+			be := batcher.Event{Timestamp: ev.Timestamp, Message: ev.Message, Escaped: ev.Escaped}
+			if ev.Escaped && !ev.UnicodeEscapes {
+				be.TextLen = ev.TextLen // as the engine hands events over
+			}
+			if err := b.Add(be); err != nil {
 				_, _ = b.Close()
 				return st, fmt.Errorf("add: %w", err)
 			}

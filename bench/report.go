@@ -220,20 +220,23 @@ type Target struct {
 	Goal     string  `json:"goal"`
 	Measured string  `json:"measured"`
 	Value    float64 `json:"value"`
-	// Status is "met", "missed" or "not measured".
+	// Status is "met", "missed", "not measured", or "reported" for a figure without a threshold.
 	Status string `json:"status"`
 }
 
 // Report is a whole run.
 type Report struct {
-	Machine  Machine      `json:"machine"`
-	Commit   string       `json:"commit,omitempty"`
-	Version  string       `json:"version,omitempty"`
-	Started  time.Time    `json:"started"`
-	Finished time.Time    `json:"finished"`
-	Config   ReportConfig `json:"config"`
-	Results  []Result     `json:"results"`
-	Targets  []Target     `json:"targets"`
+	Machine Machine `json:"machine"`
+	Commit  string  `json:"commit,omitempty"`
+	Version string  `json:"version,omitempty"`
+	// Started is when the run began (before generating the corpus), ScenariosStarted when the first
+	// scenario did, Finished when the last one ended.
+	Started          time.Time    `json:"started"`
+	ScenariosStarted time.Time    `json:"scenarios_started,omitzero"`
+	Finished         time.Time    `json:"finished"`
+	Config           ReportConfig `json:"config"`
+	Results          []Result     `json:"results"`
+	Targets          []Target     `json:"targets"`
 }
 
 // find returns the OK result matching want (zero fields of want other than Scenario and SizeMiB must match
@@ -278,31 +281,7 @@ func (rep *Report) largestSize() int {
 
 func (rep *Report) evaluate() []Target {
 	size := rep.largestSize()
-	procs := min(2, runtime.NumCPU())
-	var ts []Target
-	// One-core targets are judged on CPU time: on an idle machine it equals wall time for one core, and on a
-	// busy one it is what the scenario cost rather than how long it waited. Multi-core targets need wall time.
-	ratio := func(name string, s Spec, goal float64) {
-		s.SizeMiB = size
-		onCPU := s.Procs == 1
-		t := Target{Name: name, Goal: fmt.Sprintf("≥ %.2f× floor (wall time)", goal), Status: "not measured"}
-		if onCPU {
-			t.Goal = fmt.Sprintf("≥ %.2f× floor (CPU time)", goal)
-		}
-		if r, ok := rep.find(s); ok && r.RatioToFloor > 0 {
-			t.Value = r.RatioToFloor
-			if onCPU && r.CPURatioToFloor > 0 {
-				t.Value = r.CPURatioToFloor
-			}
-			t.Measured = fmt.Sprintf("%.2f× CPU, %.2f× wall (%s)", r.CPURatioToFloor, r.RatioToFloor, r.Name())
-			t.Status = metOrMissed(t.Value >= goal)
-		}
-		ts = append(ts, t)
-	}
-	ratio("parse, one core", Spec{Scenario: Parse, Procs: 1}, 0.6)
-	ratio("parse, one object pipelined on two cores", Spec{Scenario: Parse, Procs: procs, Pipeline: true}, 0.9)
-	ratio("deliver, one core", Spec{Scenario: Deliver, Procs: 1}, 0.5)
-	ratio("deliver, two cores", Spec{Scenario: Deliver, Procs: procs, Pipeline: true}, 0.8)
+	ts := rep.speedTargets()
 
 	req := Target{Name: "PutLogEvents requests", Goal: "≤ 1.02× minimum", Status: "not measured"}
 	worst := 0.0
@@ -317,42 +296,7 @@ func (rep *Report) evaluate() []Target {
 	}
 	ts = append(ts, req)
 
-	// Peak RSS: under 64 MiB on a 64 MiB object, and flat as objects grow.
-	rss := Target{Name: "peak RSS", Goal: "< 64 MiB on a 64 MiB object; flat as objects grow", Status: "not measured"}
-	var worstRSS int64
-	var rssName string
-	grows := []string{}
-	sizes := rep.sizes()
-	for _, r := range rep.Results {
-		if r.Status != StatusOK || r.MaxRSSBytes == 0 || r.Scenario == EndToEnd {
-			continue
-		}
-		if r.SizeMiB == size && r.MaxRSSBytes > worstRSS {
-			worstRSS, rssName = r.MaxRSSBytes, r.Name()
-		}
-		// Flat: the largest object needs at most a quarter more than the next size down (both carry the
-		// message tail from 16 MiB up, so the longest lines are alike).
-		if len(sizes) > 1 && r.SizeMiB == size {
-			small := r.Spec
-			small.SizeMiB = sizes[len(sizes)-2]
-			if s, ok := rep.find(small); ok && s.MaxRSSBytes > 0 && float64(r.MaxRSSBytes) > 1.25*float64(s.MaxRSSBytes) {
-				grows = append(grows, fmt.Sprintf("%s %s→%s", r.Variant(), mib(s.MaxRSSBytes), mib(r.MaxRSSBytes)))
-			}
-		}
-	}
-	if worstRSS > 0 {
-		rss.Value = float64(worstRSS)
-		rss.Measured = fmt.Sprintf("worst %s (%s)", mib(worstRSS), rssName)
-		ok := len(grows) == 0
-		if size >= 64 {
-			ok = ok && worstRSS < 64<<20
-		}
-		if len(grows) > 0 {
-			rss.Measured += "; grows: " + strings.Join(grows, ", ")
-		}
-		rss.Status = metOrMissed(ok)
-	}
-	ts = append(ts, rss)
+	ts = append(ts, rep.memoryTargets()...)
 
 	// End to end: throughput grows with workers up to the cores available.
 	sc := Target{Name: "end-to-end scaling", Goal: fmt.Sprintf("throughput grows with workers up to %d cores, no loss beyond", runtime.NumCPU()), Status: "not measured"}
@@ -445,11 +389,36 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	return nil
 }
 
+// runTime says how long the run took and with which set, e.g. "6m10s in all (corpus 40s, scenarios 5m30s;
+// sizes 1/16/64 MiB, workers 1/2/4, 5 reps)".
+func (rep *Report) runTime() string {
+	var b strings.Builder
+	b.WriteString(rep.Finished.Sub(rep.Started).Round(time.Second).String() + " in all (")
+	if !rep.ScenariosStarted.IsZero() {
+		fmt.Fprintf(&b, "corpus %s, scenarios %s; ", rep.ScenariosStarted.Sub(rep.Started).Round(time.Second),
+			rep.Finished.Sub(rep.ScenariosStarted).Round(time.Second))
+	}
+	c := rep.Config
+	set := "full set"
+	if c.Quick {
+		set = "--quick set"
+	}
+	join := func(v []int) string {
+		s := make([]string, len(v))
+		for i, x := range v {
+			s[i] = strconv.Itoa(x)
+		}
+		return strings.Join(s, "/")
+	}
+	fmt.Fprintf(&b, "%s: sizes %s MiB, workers %s, %d reps)", set, join(c.Sizes), join(c.Workers), c.Reps)
+	return b.String()
+}
+
 // WriteMarkdown writes the results and targets as Markdown tables (for BENCHMARKS.md).
 func (rep *Report) WriteMarkdown(w io.Writer) error {
-	fmt.Fprintf(w, "Machine: %s, %d CPUs, %s, kernel %s, %s. Commit %s. Run %s (%s).\n\n",
+	fmt.Fprintf(w, "Machine: %s, %d CPUs, %s, kernel %s, %s. Commit %s. Run %s: %s.\n\n",
 		orDash(rep.Machine.CPU), rep.Machine.CPUs, rep.Machine.OS, orDash(rep.Machine.Kernel), rep.Machine.GoVersion,
-		orDash(rep.Commit), rep.Started.Format(time.RFC3339), rep.Finished.Sub(rep.Started).Round(time.Second))
+		orDash(rep.Commit), rep.Started.Format(time.RFC3339), rep.runTime())
 	fmt.Fprintln(w, "| scenario | size | cores | events/s | MB/s | × floor | MB/CPU-s | × floor CPU | allocs/event | peak heap | peak RSS | requests / min | fill |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rep.Results {

@@ -419,7 +419,7 @@ var logrouterCommands = map[string]struct {
 		"LOGROUTER_SOURCE_BUCKETS", "LOGROUTER_METRICS_ADDR", "AWS_REGION",
 		// Without it a crashed pod's partial deliveries are repeated in full.
 		"LOGROUTER_PROGRESS_TABLE", "LOGROUTER_SHUTDOWN_GRACE"}},
-	"logrouter-api": {"api", []string{"LOGROUTER_API_ADDR", "LOGROUTER_TENANT_TABLE", "LOGROUTER_API_KEYS_FILE", "AWS_REGION"}},
+	"logrouter-api": {"api", []string{"LOGROUTER_API_ADDR", "LOGROUTER_TENANT_TABLE", "LOGROUTER_API_KEYS_FILE", "LOGROUTER_AUDIT_TABLE", "AWS_REGION"}},
 }
 
 var (
@@ -549,9 +549,10 @@ func checkAPI(t *testing.T, name string, d *appsv1.Deployment, c corev1.Containe
 	if p := findPort([]corev1.Container{c}, "http"); p == nil || p.ContainerPort != port {
 		t.Errorf("%s: container port http = %v, want %d from LOGROUTER_API_ADDR", name, p, port)
 	}
-	for _, p := range []*corev1.Probe{c.LivenessProbe, c.ReadinessProbe} {
-		if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/api/v1/health" {
-			t.Errorf("%s: probes must use the unauthenticated /api/v1/health, have %+v", name, p)
+	// Both routes are unauthenticated: health is liveness only, ready fails while the tables cannot be read.
+	for path, p := range map[string]*corev1.Probe{"/api/v1/health": c.LivenessProbe, "/api/v1/ready": c.ReadinessProbe} {
+		if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != path {
+			t.Errorf("%s: probe must use the unauthenticated %s, have %+v", name, path, p)
 		}
 	}
 	keys := env["LOGROUTER_API_KEYS_FILE"]

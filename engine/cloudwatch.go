@@ -75,7 +75,7 @@ func (p *Processor) streamObject(ctx context.Context, src S3API, obj ObjectRef, 
 		}
 		d.ctx, d.cancel = context.WithCancel(ctx)
 		d.sink = p.o.NewSink(d.ctx, client, scope, batcher.Destination{LogGroup: d.cfg.LogGroupName, LogStream: d.res.Stream},
-			p.batcherOptions(d.cfg), d.resumeOptions)
+			p.batcherOptions(d.cfg), d.resumeOptions, obj.Replay.batcherOptions)
 		live = append(live, d)
 	}
 	if len(live) == 0 {
@@ -144,7 +144,7 @@ func (p *Processor) streamObject(ctx context.Context, src S3API, obj ObjectRef, 
 				continue
 			}
 			if !fan {
-				if err := d.sink.Add(batcher.Event{Timestamp: ev.Timestamp, Message: ev.Message, Escaped: ev.Escaped}); err != nil {
+				if err := d.sink.Add(batcherEvent(ev, ev.Message)); err != nil {
 					d.failed = err
 					continue
 				}
@@ -159,7 +159,7 @@ func (p *Processor) streamObject(ctx context.Context, src S3API, obj ObjectRef, 
 				slab = append(slab, ev.Message...)
 				shared = slab[n:len(slab):len(slab)]
 			}
-			if !d.feed(ctx, batcher.Event{Timestamp: ev.Timestamp, Message: shared, Escaped: ev.Escaped}, p.o.DetachAfter) && d.detached.Load() {
+			if !d.feed(ctx, batcherEvent(ev, shared), p.o.DetachAfter) && d.detached.Load() {
 				p.log.Warn("slow destination detached from the object; it resumes on redelivery", "tenant", d.cfg.TenantID,
 					"log_group", d.cfg.LogGroupName, "log_stream", d.res.Stream, "after", p.o.DetachAfter.String())
 			}
@@ -180,6 +180,7 @@ func (p *Processor) streamObject(ctx context.Context, src S3API, obj ObjectRef, 
 	}
 	st := rd.Stats()
 	res.EventsRead, res.BytesRead = st.Events, body.n
+	res.BytesUncompressed, res.OversizedLines = st.BytesOut, st.OversizedLines
 	p.count(func(m *Metrics) {
 		m.ObjectBytes.Add(float64(body.n))
 		m.ObjectBytesUn.Add(float64(st.BytesOut))
@@ -406,4 +407,14 @@ func (d *delivery) endFeed() {
 		close(d.feeder.ch)
 		<-d.feeder.done
 	}
+}
+
+// batcherEvent hands the parser's event, with msg as its message bytes, to a batcher, passing on the length
+// the parser measured while validating it when that spares the batcher a second scan (see batcher.Event).
+func batcherEvent(ev *parser.Event, msg []byte) batcher.Event {
+	be := batcher.Event{Timestamp: ev.Timestamp, Message: msg, Escaped: ev.Escaped}
+	if ev.Escaped && !ev.UnicodeEscapes {
+		be.TextLen = ev.TextLen
+	}
+	return be
 }

@@ -22,6 +22,9 @@ type ObjectRef struct {
 	ETag      string    `json:"etag,omitempty"` // without quotes; "" when unknown
 	VersionID string    `json:"version_id,omitempty"`
 	EventTime time.Time `json:"event_time,omitzero"`
+	// Replay, when set, restricts and adjusts the delivery (see Replay); the processor sets it only from an
+	// authenticated marker or from a caller in the same process.
+	Replay *Replay `json:"-"`
 }
 
 // Notification is the content of one SQS message body.
@@ -34,6 +37,9 @@ type Notification struct {
 	Invalid []error
 	// Ignored counts well-formed records of other event types (e.g. ObjectRemoved).
 	Ignored int
+	// Replay is the message's replay marker (ReplayField), well-formed but not yet authenticated: the
+	// processor verifies it against its replay keys (VerifyReplay) before using it.
+	Replay *Replay
 }
 
 type snsEnvelope struct {
@@ -43,9 +49,10 @@ type snsEnvelope struct {
 }
 
 type s3Event struct {
-	Records []s3Record `json:"Records"`
-	Event   string     `json:"Event"` // "s3:TestEvent"
-	Service string     `json:"Service"`
+	Records []s3Record      `json:"Records"`
+	Event   string          `json:"Event"` // "s3:TestEvent"
+	Service string          `json:"Service"`
+	Replay  json.RawMessage `json:"logrouterReplay"`
 }
 
 type s3Record struct {
@@ -98,6 +105,13 @@ func ParseNotification(body []byte) (Notification, error) {
 		return Notification{}, fmt.Errorf("%w: no Records", ErrMalformed)
 	}
 	var n Notification
+	if ev.Replay != nil {
+		r, err := parseReplay(ev.Replay)
+		if err != nil {
+			return Notification{}, err
+		}
+		n.Replay = r
+	}
 	for i, r := range ev.Records {
 		if r.EventSource != "aws:s3" {
 			n.Invalid = append(n.Invalid, fmt.Errorf("%w: record %d: eventSource %q is not aws:s3", ErrMalformed, i, r.EventSource))

@@ -45,6 +45,13 @@ type LogSink interface {
 	Close() (batcher.Result, error)
 }
 
+// StatusRecorder receives the outcome of every object the processor delivered (not of planned ones), with
+// each destination's result, counters and typed error, once the object is done. It is called on the
+// delivering goroutine: it must not block (the status package aggregates in memory and writes later).
+type StatusRecorder interface {
+	RecordObject(res ObjectResult)
+}
+
 // EventReader decodes an object into events (a *parser.Reader).
 type EventReader interface {
 	Next() (*parser.Event, error)
@@ -82,9 +89,15 @@ type Options struct {
 	Existence *batcher.ExistenceCache
 	// Progress persists delivery progress (default: in memory).
 	Progress ProgressStore
+	// ReplayKeys (key id -> secret) authenticate replay markers in messages (see Replay); with none, every
+	// message carrying a marker is dropped as malformed.
+	ReplayKeys map[string][]byte
 	// NewSink and NewReader default to batcher.New and parser.NewReader.
 	NewSink   func(ctx context.Context, client batcher.API, scope string, dest batcher.Destination, optFns ...func(*batcher.Options)) LogSink
 	NewReader func(r io.Reader, fallback time.Time) EventReader
+
+	// Status, when set, receives every delivered object's result (delivery status and usage accounting).
+	Status StatusRecorder
 
 	Metrics *Metrics
 	Logger  *slog.Logger
@@ -208,18 +221,23 @@ type MessageResult struct {
 
 // ObjectResult is the outcome of one object: the worst of its destinations'.
 type ObjectResult struct {
-	Bucket       string              `json:"bucket"`
-	Key          string              `json:"key"`
-	TenantID     string              `json:"tenant_id,omitempty"`
-	Application  string              `json:"application,omitempty"`
-	Outcome      Outcome             `json:"outcome"`
-	Reason       Reason              `json:"reason,omitempty"`
-	Error        string              `json:"error,omitempty"`
-	Filtered     int                 `json:"filtered_configs,omitempty"`
-	EventsRead   int64               `json:"events_read"`
-	BytesRead    int64               `json:"bytes_read"`
-	Destinations []DestinationResult `json:"destinations"`
-	Err          error               `json:"-"`
+	Bucket      string  `json:"bucket"`
+	Key         string  `json:"key"`
+	TenantID    string  `json:"tenant_id,omitempty"`
+	Application string  `json:"application,omitempty"`
+	Outcome     Outcome `json:"outcome"`
+	Reason      Reason  `json:"reason,omitempty"`
+	Error       string  `json:"error,omitempty"`
+	Filtered    int     `json:"filtered_configs,omitempty"`
+	ReplayID    string  `json:"replay_id,omitempty"`
+	NotReplayed int     `json:"not_replayed_configs,omitempty"` // configs of types the replay does not name
+	EventsRead  int64   `json:"events_read"`
+	BytesRead   int64   `json:"bytes_read"`
+	// BytesUncompressed is the decoded size of what was read; OversizedLines the lines skipped as too long.
+	BytesUncompressed int64               `json:"bytes_uncompressed,omitempty"`
+	OversizedLines    int64               `json:"oversized_lines,omitempty"`
+	Destinations      []DestinationResult `json:"destinations"`
+	Err               error               `json:"-"`
 }
 
 // DestinationResult is one destination's delivery of one object.
@@ -294,6 +312,15 @@ func (p *Processor) processMessage(ctx context.Context, body []byte, dry bool) M
 		res.Test = true
 		return res
 	}
+	if n.Replay != nil {
+		if err := VerifyReplay(n.Replay, p.o.ReplayKeys, n.Objects); err != nil {
+			res.set(status{OutcomeDropped, ReasonMalformedBody, fmt.Errorf("%w: %w", ErrMalformed, err)})
+			return res
+		}
+		for i := range n.Objects {
+			n.Objects[i].Replay = n.Replay
+		}
+	}
 	worst := status{}
 	for _, e := range n.Invalid {
 		worst = worst.worse(status{OutcomeDropped, ReasonMalformedBody, e})
@@ -327,6 +354,9 @@ func (p *Processor) processObject(ctx context.Context, obj ObjectRef, dry bool) 
 	defer func() {
 		if !dry {
 			p.observeObject(&res, p.o.Now().Sub(start))
+			if p.o.Status != nil {
+				p.o.Status.RecordObject(res)
+			}
 		}
 	}()
 	if !p.buckets[obj.Bucket] {
@@ -368,8 +398,20 @@ func (p *Processor) processObject(ctx context.Context, obj ObjectRef, dry bool) 
 		m.ConfigLookup.WithLabelValues("found").Inc()
 		m.Filtered.Add(float64(res.Filtered))
 	})
+	if r := obj.Replay; r != nil {
+		res.ReplayID = r.ID
+		kept := active[:0]
+		for _, c := range active {
+			if r.Admits(c.Type) {
+				kept = append(kept, c)
+			} else {
+				res.NotReplayed++
+			}
+		}
+		active = kept
+	}
 	if len(active) == 0 {
-		return res // every config filters this application out: nothing to deliver
+		return res // every config filters this application out, or the replay is for other types
 	}
 	dests := make([]*delivery, len(active))
 	for i, c := range active {
@@ -483,7 +525,7 @@ func (p *Processor) deliver(ctx context.Context, obj ObjectRef, key ObjectKey, d
 
 	var cw, cp []*delivery
 	for _, d := range dests {
-		d.id = progressID(obj, etag, d.key)
+		d.id = progressID(obj, etag, obj.Replay.progressKey(d.key))
 		pr, err := p.o.Progress.Get(ctx, d.id)
 		if err != nil {
 			p.count(func(m *Metrics) { m.ProgressErr.WithLabelValues("get").Inc() })

@@ -62,6 +62,10 @@ func metaValue(s string) string {
 	return s
 }
 
+// S3Encryption is the server-side encryption (and KMS key, nil for none) that copies into c's bucket
+// request; validation writes its marker object with the same settings.
+func S3Encryption(c tenant.Config) (types.ServerSideEncryption, *string) { return sseOf(c) }
+
 func sseOf(c tenant.Config) (types.ServerSideEncryption, *string) {
 	switch strings.ToLower(c.SSE) {
 	case "aes256", "sse-s3":

@@ -37,6 +37,8 @@ type Settings struct {
 	BreakerThreshold int
 	BreakerCooldown  time.Duration
 	DetachAfter      time.Duration
+	// ReplayKeys authenticate replay markers (Options.ReplayKeys).
+	ReplayKeys map[string][]byte
 }
 
 // ParseBuckets splits a comma-separated bucket list, dropping blanks.
@@ -142,6 +144,7 @@ func NewRuntime(ctx context.Context, base aws.Config, s Settings, reg prometheus
 		BreakerCooldown:   s.BreakerCooldown,
 		DetachAfter:       s.DetachAfter,
 		Progress:          progress,
+		ReplayKeys:        s.ReplayKeys,
 		Batcher: func(o *batcher.Options) {
 			if s.MaxEventBytes != 0 {
 				o.MaxEventBytes = s.MaxEventBytes

@@ -55,6 +55,13 @@ type Event struct {
 	// document as is. A message whose text is not valid UTF-8 is delivered unescaped (Escaped false).
 	Message []byte
 	Escaped bool
+	// TextLen is, when Escaped is true, the length in bytes of the message's text (escape sequences
+	// resolved, lone surrogates as U+FFFD), which the Reader has counted while validating it; 0 otherwise.
+	// Without escape sequences it equals len(Message).
+	TextLen int
+	// UnicodeEscapes tells that an Escaped message holds at least one \uXXXX escape sequence; when it is
+	// false, every escape sequence in Message is one of the two-byte ones (\", \\, \/, \b, \f, \n, \r, \t).
+	UnicodeEscapes bool
 	// Vector metadata fields (unescaped); nil when the record does not have them.
 	ClusterID, Namespace, Application, PodName []byte
 	// Line is the 1-based number of the line of the uncompressed stream this event came from (every line

@@ -110,6 +110,15 @@ func FuzzReader(f *testing.F) {
 				if !stdjson.Valid(q) || !utf8.Valid(ev.Message) {
 					t.Fatalf("escaped message %q is not a valid JSON string body", ev.Message)
 				}
+				text, err := ev.AppendMessage(nil)
+				if err != nil || ev.TextLen != len(text) {
+					t.Fatalf("escaped message %q: TextLen %d, text %q (%v)", ev.Message, ev.TextLen, text, err)
+				}
+				if ev.UnicodeEscapes != bytes.Contains(ev.Message, []byte(`\u`)) && !bytes.Contains(ev.Message, []byte(`\\`)) {
+					t.Fatalf("escaped message %q: UnicodeEscapes %v", ev.Message, ev.UnicodeEscapes)
+				}
+			} else if ev.TextLen != 0 || ev.UnicodeEscapes {
+				t.Fatalf("unescaped message %q: TextLen %d, UnicodeEscapes %v", ev.Message, ev.TextLen, ev.UnicodeEscapes)
 			}
 		}
 

@@ -220,7 +220,7 @@ func (r *Reader) readLine() ([]byte, error) {
 						r.oversized++
 						continue
 					}
-					line := append(r.carry, rest[:i]...)
+					line := append(reserve(r.carry, i), rest[:i]...)
 					r.carry = line[:0]
 					return line, nil
 				case i > max:
@@ -235,7 +235,7 @@ func (r *Reader) readLine() ([]byte, error) {
 					r.skipping = true
 					r.carry = r.carry[:0]
 				} else {
-					r.carry = append(r.carry, rest...)
+					r.carry = append(reserve(r.carry, len(rest)), rest...)
 				}
 			}
 			r.pos = len(r.chunk)
@@ -599,6 +599,7 @@ func (r *Reader) setMessage(body []byte, class int, text []byte, ev *Event) {
 		return
 	}
 	ev.Message, ev.Escaped = body, true
+	ev.TextLen, ev.UnicodeEscapes = len(text), class == bodyUEscapes
 }
 
 // The record keys the parser reads.

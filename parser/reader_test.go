@@ -281,6 +281,54 @@ func TestMetadataAndEscaped(t *testing.T) {
 	assert.True(t, ev.Escaped)
 }
 
+func TestTextLenAndUnicodeEscapes(t *testing.T) {
+	tests := map[string]struct {
+		line     string
+		escaped  bool
+		textLen  int
+		unicodes bool
+	}{
+		"plain":                  {`{"message":"héllo"}`, true, 6, false},
+		"two-byte escapes":       {`{"message":"a\"b\\c\/d\n"}`, true, 8, false},
+		"unicode escape":         {`{"message":"caf\u00e9"}`, true, 5, true},
+		"surrogate pair":         {`{"message":"\ud83d\ude00!"}`, true, 5, true},
+		"lone surrogate":         {`{"message":"\ud83d"}`, true, 3, true},
+		"escaped u, not unicode": {`{"message":"\\u00e9"}`, true, 6, false},
+		"array element string":   {`["a\tb"]`, true, 3, false},
+		"object message":         {`{"message":{"a":1}}`, false, 0, false},
+		"invalid UTF-8":          {"{\"message\":\"a\xffb\"}", false, 0, false},
+		"not JSON":               {`plain text`, false, 0, false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			r := NewReader(strings.NewReader(tc.line+"\n"), fallback)
+			defer r.Close()
+			ev, err := r.Next()
+			require.NoError(t, err)
+			assert.Equal(t, tc.escaped, ev.Escaped)
+			assert.Equal(t, tc.textLen, ev.TextLen)
+			assert.Equal(t, tc.unicodes, ev.UnicodeEscapes)
+			if ev.Escaped {
+				text, err := ev.AppendMessage(nil)
+				require.NoError(t, err)
+				assert.Len(t, text, ev.TextLen)
+			}
+		})
+	}
+}
+
+// A JSON message whose escaped form has a two-byte escape (every \" of the inner JSON) before a \u escape
+// (as Go's encoder writes <, > and &) is unescaped once, so that its timestamp is found.
+func TestJSONMessageWithUnicodeEscapeAfterOtherEscapes(t *testing.T) {
+	line := `{"message":"{\"level\":\"info\",\"msg\":\"a \u003c b\",\"ts\":\"2025-08-30T10:00:01Z\"}","timestamp":"2025-08-30T10:05:00Z"}`
+	recs, _, err := parseString(t, line)
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	assert.Equal(t, "message_json", recs[0].Source)
+	assert.Equal(t, "2025-08-30T10:00:01Z", recs[0].Time)
+	assert.Equal(t, `{"level":"info","msg":"a < b","ts":"2025-08-30T10:00:01Z"}`, recs[0].Message)
+}
+
 func TestOversizedLines(t *testing.T) {
 	long := `{"message":"` + strings.Repeat("x", 100) + `"}`
 	in := `{"message":"a"}` + "\n" + long + "\n" + `{"message":"b"}` + "\n" + long

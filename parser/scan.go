@@ -15,6 +15,25 @@ import (
 
 func indexBackslash(b []byte) int { return bytes.IndexByte(b, '\\') }
 
+// reserve returns dst with room for n more bytes. When it has to grow, its capacity becomes the next power
+// of two (at least minReserve): a long line or message then grows its buffer through a few sizes, which
+// later lines reuse, instead of append's ~1.25x steps, each a differently sized allocation that the Go heap
+// keeps resident once freed (peak RSS grew with the number of long lines in an object).
+func reserve(dst []byte, n int) []byte {
+	if len(dst)+n <= cap(dst) {
+		return dst
+	}
+	return grow(dst, len(dst)+n)
+}
+
+func grow(dst []byte, need int) []byte {
+	grown := make([]byte, len(dst), max(minReserve, 1<<bits.Len(uint(need-1))))
+	copy(grown, dst)
+	return grown
+}
+
+const minReserve = 4 << 10
+
 func isWS(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 func skipWS(b []byte, i int) int {
@@ -275,7 +294,8 @@ func (s *scanner) forEachMember(i int, fn func(m member) bool) int {
 // How scanStringBody classifies a JSON string body.
 const (
 	bodyPlain      = iota // no backslash: the body is the text
-	bodyEscapes           // has valid escapes
+	bodyEscapes           // has valid two-character escapes (\n, \", ...) and no \u escape
+	bodyUEscapes          // has valid escapes, at least one of them \uXXXX
 	bodyInvalid           // raw control character or invalid escape: not JSON
 	bodyInvalidUTF        // valid JSON escapes but the text is not valid UTF-8
 )
@@ -301,7 +321,7 @@ func special8(x uint64, strict bool) uint64 {
 // the same pass. When the body has escapes, its unescaped text is appended to dst
 // and returned as text; otherwise text is the body itself. end is -1 when the string is not terminated.
 func scanStringBody(b []byte, i int, dst []byte) (end, class int, text []byte) {
-	start, flushed := i, i
+	start, flushed, dst0 := i, i, len(dst)
 	class = bodyPlain
 	slowUnescape := false
 	for {
@@ -323,10 +343,11 @@ func scanStringBody(b []byte, i int, dst []byte) (end, class int, text []byte) {
 				return i, class, b[start:i]
 			}
 			if slowUnescape {
-				dst, _ = appendUnescaped(dst, b[start:i])
+				// what was unescaped before the first \u is unescaped again with the rest
+				dst, _ = appendUnescaped(reserve(dst[:dst0], i-start), b[start:i])
 				return i, class, dst
 			}
-			return i, class, append(dst, b[flushed:i]...)
+			return i, class, append(reserve(dst, i-flushed), b[flushed:i]...)
 		case c == '\\':
 			n := 2
 			if i+1 >= len(b) || unescapeByte[b[i+1]] == 0 {
@@ -338,9 +359,10 @@ func scanStringBody(b []byte, i int, dst []byte) (end, class int, text []byte) {
 			class = max(class, bodyEscapes)
 			if !slowUnescape {
 				if b[i+1] == 'u' {
+					class = max(class, bodyUEscapes)
 					slowUnescape = true // surrogate pairs: unescape the whole body at the end
 				} else {
-					dst = append(dst, b[flushed:i]...)
+					dst = append(reserve(dst, i-flushed+1), b[flushed:i]...)
 					dst = append(dst, unescapeByte[b[i+1]])
 					flushed = i + 2
 				}

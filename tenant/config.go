@@ -36,8 +36,8 @@ const (
 type Config struct {
 	TenantID string `json:"tenant_id,omitempty" dynamodbav:"tenant_id" doc:"Tenant identifier (a Kubernetes namespace name: lowercase DNS label, 1-63 characters). Optional in request bodies; when given it must match the path."`
 	Type     Type   `json:"type,omitempty" dynamodbav:"type" enum:"cloudwatch,s3" doc:"Delivery type. Required in POST bodies; when given elsewhere it must match the path."`
-	// Enabled: absent means true.
-	Enabled      *bool    `json:"enabled,omitempty" dynamodbav:"enabled,omitempty" doc:"Whether logs are delivered (absent = true)."`
+	// Enabled: absent means true to readers; writers (Normalize) always store it.
+	Enabled      *bool    `json:"enabled,omitempty" dynamodbav:"enabled,omitempty" doc:"Whether logs are delivered (default true; always stored explicitly)."`
 	DesiredLogs  []string `json:"desired_logs,omitempty" dynamodbav:"desired_logs,omitempty" doc:"Application names to deliver (case-sensitive)."`
 	Groups       []string `json:"groups,omitempty" dynamodbav:"groups,omitempty" doc:"Application group names (case-insensitive): API, Authentication, Controller Manager, Scheduler. With desired_logs they form the allowed set; when both are empty every application is delivered."`
 	TargetRegion string   `json:"target_region,omitempty" dynamodbav:"target_region,omitempty" doc:"AWS region of the destination (default: the processor's region)."`
@@ -79,8 +79,14 @@ func normalizePrefix(p string) string {
 	return p
 }
 
-// Normalize applies the write-time defaults in place: an s3 bucket_prefix gets its default and a trailing "/".
+// Normalize applies the write-time defaults in place, so that stored items carry them explicitly for every
+// reader of the table: enabled is set (true when absent) and an s3 bucket_prefix gets its default and a
+// trailing "/".
 func (c *Config) Normalize() {
+	if c.Enabled == nil {
+		t := true
+		c.Enabled = &t
+	}
 	if c.Type == TypeS3 {
 		c.BucketPrefix = normalizePrefix(c.BucketPrefix)
 	}

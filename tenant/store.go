@@ -23,6 +23,7 @@ type DynamoDBAPI interface {
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
 // Store errors; branch with errors.Is.
@@ -53,6 +54,11 @@ type StoreOptions struct {
 	Now func() time.Time
 	// ConsistentRead makes Get and ListTenant strongly consistent (default false).
 	ConsistentRead bool
+	// HistoryTable is the audit table (see AuditPartitionKey) that records every Create, Update and Delete in
+	// the same transaction as the change. Empty: no history is written and History fails with ErrNoHistory.
+	HistoryTable string
+	// HistoryRetention is how long history entries are kept (default DefaultHistoryRetention).
+	HistoryRetention time.Duration
 }
 
 // Store reads and writes delivery configurations in one DynamoDB table (partition key tenant_id, sort key type).
@@ -72,11 +78,44 @@ func NewStore(client DynamoDBAPI, table string, optFns ...func(*StoreOptions)) *
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.HistoryRetention <= 0 {
+		o.HistoryRetention = DefaultHistoryRetention
+	}
 	return &Store{client: client, table: table, opts: o}
 }
 
 // Table returns the table name.
 func (s *Store) Table() string { return s.table }
+
+// HistoryTable returns the audit table name ("" when history is not recorded).
+func (s *Store) HistoryTable() string { return s.opts.HistoryTable }
+
+// Check verifies that the configuration table (and the history table, when set) can be read with the store's
+// client: one GetItem each, of a key no item has. The error says which table and why (missing table, no
+// credentials, no region, network).
+func (s *Store) Check(ctx context.Context) error {
+	if _, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key("-", "-")}); err != nil {
+		return tableError("delivery-configuration table", s.table, err)
+	}
+	if s.opts.HistoryTable == "" {
+		return nil
+	}
+	_, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.opts.HistoryTable), Key: map[string]types.AttributeValue{
+		AuditPartitionKey: &types.AttributeValueMemberS{Value: "-"}, AuditSortKey: &types.AttributeValueMemberS{Value: "-"},
+	}})
+	if err != nil {
+		return tableError("audit table", s.opts.HistoryTable, err)
+	}
+	return nil
+}
+
+func tableError(what, table string, err error) error {
+	var rnf *types.ResourceNotFoundException
+	if errors.As(err, &rnf) {
+		return fmt.Errorf("%s %s does not exist in this account and region: %w", what, table, err)
+	}
+	return fmt.Errorf("%s %s is not readable: %w", what, table, err)
+}
 
 // timestamp formats t as the server-set created_at/updated_at value (RFC 3339, UTC, nanoseconds).
 func timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
@@ -215,18 +254,20 @@ func (s *Store) List(ctx context.Context, limit int, next string) (Page, error) 
 // (tenant_id, type) is already stored; the check is a conditional write, so of two racing creates exactly
 // one succeeds. The caller validates c first.
 func (s *Store) Create(ctx context.Context, c Config) (Config, error) {
-	now := timestamp(s.opts.Now())
+	at := s.opts.Now()
+	now := timestamp(at)
 	c.CreatedAt, c.UpdatedAt = now, now
 	item, err := attributevalue.MarshalMap(c)
 	if err != nil {
 		return Config{}, fmt.Errorf("encode delivery configuration: %w", err)
 	}
-	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
+	put := &types.Put{
 		TableName:                aws.String(s.table),
 		Item:                     item,
 		ConditionExpression:      aws.String("attribute_not_exists(#t)"),
 		ExpressionAttributeNames: map[string]string{"#t": "tenant_id"},
-	})
+	}
+	err = s.put(ctx, put, OpCreate, c.TenantID, c.Type, nil, &c, at)
 	if isConditionFailed(err) {
 		return Config{}, ErrExists
 	}
@@ -268,20 +309,20 @@ func (s *Store) Update(ctx context.Context, tenantID string, t Type, fn func(*Co
 			return Config{}, fmt.Errorf("update delivery configuration %s/%s: the key cannot change", tenantID, t)
 		}
 		c.CreatedAt = old.CreatedAt
-		c.UpdatedAt = timestamp(s.opts.Now())
+		at := s.opts.Now()
+		c.UpdatedAt = timestamp(at)
 		item, err := attributevalue.MarshalMap(c)
 		if err != nil {
 			return Config{}, fmt.Errorf("encode delivery configuration: %w", err)
 		}
-		in := &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item,
-			ExpressionAttributeNames: map[string]string{"#t": "tenant_id", "#u": "updated_at"}}
-		if prev, ok := out.Item["updated_at"]; ok {
-			in.ConditionExpression = aws.String("attribute_exists(#t) AND #u = :u")
-			in.ExpressionAttributeValues = map[string]types.AttributeValue{":u": prev}
-		} else {
-			in.ConditionExpression = aws.String("attribute_exists(#t) AND attribute_not_exists(#u)")
+		cond, names, values := unchangedCondition(out.Item)
+		put := &types.Put{TableName: aws.String(s.table), Item: item,
+			ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values}
+		var before *Config
+		if decErr == nil {
+			before = &old
 		}
-		_, err = s.client.PutItem(ctx, in)
+		err = s.put(ctx, put, "", tenantID, t, before, &c, at)
 		if isConditionFailed(err) {
 			continue
 		}
@@ -302,8 +343,43 @@ func (s *Store) Replace(ctx context.Context, c Config) (Config, error) {
 	})
 }
 
-// Delete removes the configuration of (tenantID, t), or fails with ErrNotFound.
+// unchangedCondition is the condition that the item read as prev is still stored unchanged (same updated_at).
+func unchangedCondition(prev map[string]types.AttributeValue) (*string, map[string]string, map[string]types.AttributeValue) {
+	names := map[string]string{"#t": "tenant_id", "#u": "updated_at"}
+	if u, ok := prev["updated_at"]; ok {
+		return aws.String("attribute_exists(#t) AND #u = :u"), names, map[string]types.AttributeValue{":u": u}
+	}
+	return aws.String("attribute_exists(#t) AND attribute_not_exists(#u)"), names, nil
+}
+
+// put writes a configuration item: a conditional PutItem, or, with a history table, a transaction of the put
+// and its history entry. A failed condition on the configuration is returned as a
+// *types.ConditionalCheckFailedException in both cases.
+func (s *Store) put(ctx context.Context, put *types.Put, op, tenantID string, t Type, before, after *Config, at time.Time) error {
+	if s.opts.HistoryTable == "" {
+		_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: put.TableName, Item: put.Item,
+			ConditionExpression: put.ConditionExpression, ExpressionAttributeNames: put.ExpressionAttributeNames,
+			ExpressionAttributeValues: put.ExpressionAttributeValues})
+		return err
+	}
+	h, err := s.historyItem(ctx, op, tenantID, t, before, after, at)
+	if err != nil {
+		return err
+	}
+	err = s.writeWithHistory(ctx, types.TransactWriteItem{Put: put}, h)
+	if errors.Is(err, errCondition) {
+		return &types.ConditionalCheckFailedException{Message: aws.String("transaction canceled: configuration condition failed")}
+	}
+	return err
+}
+
+// Delete removes the configuration of (tenantID, t), or fails with ErrNotFound. With a history table the
+// removed configuration is recorded in the same transaction (it is read first; a concurrent change makes
+// Delete re-read a few times, then fail with ErrConflict).
 func (s *Store) Delete(ctx context.Context, tenantID string, t Type) error {
+	if s.opts.HistoryTable != "" {
+		return s.deleteWithHistory(ctx, tenantID, t)
+	}
 	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                aws.String(s.table),
 		Key:                      key(tenantID, t),
@@ -317,6 +393,42 @@ func (s *Store) Delete(ctx context.Context, tenantID string, t Type) error {
 		return fmt.Errorf("delete delivery configuration %s/%s: %w", tenantID, t, err)
 	}
 	return nil
+}
+
+func (s *Store) deleteWithHistory(ctx context.Context, tenantID string, t Type) error {
+	for attempt := 0; attempt < 5; attempt++ {
+		out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String(s.table), Key: key(tenantID, t), ConsistentRead: aws.Bool(true),
+		})
+		if err != nil {
+			return fmt.Errorf("get delivery configuration %s/%s: %w", tenantID, t, err)
+		}
+		if len(out.Item) == 0 {
+			return ErrNotFound
+		}
+		var before *Config
+		if old, err := decodeItem(out.Item); err == nil {
+			before = &old
+		}
+		at := s.opts.Now()
+		h, err := s.historyItem(ctx, OpDelete, tenantID, t, before, nil, at)
+		if err != nil {
+			return err
+		}
+		cond, names, values := unchangedCondition(out.Item)
+		err = s.writeWithHistory(ctx, types.TransactWriteItem{Delete: &types.Delete{
+			TableName: aws.String(s.table), Key: key(tenantID, t),
+			ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+		}}, h)
+		if errors.Is(err, errCondition) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("delete delivery configuration %s/%s: %w", tenantID, t, err)
+		}
+		return nil
+	}
+	return ErrConflict
 }
 
 // CreateTable creates the table with the design's key schema (on-demand billing) and enables TTL on the ttl

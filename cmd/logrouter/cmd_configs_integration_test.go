@@ -71,8 +71,13 @@ func TestConfigsCLIIntegration(t *testing.T) {
 	if err := tenant.CreateTable(ctx, ddb, table); err != nil {
 		t.Fatal(err)
 	}
+	audit := testaws.Name("cli-audit")
+	if err := tenant.CreateAuditTable(ctx, ddb, audit); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		_, _ = ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+		_, _ = ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(audit)})
 	})
 
 	keysFile := filepath.Join(dir, "keys")
@@ -86,7 +91,7 @@ func TestConfigsCLIIntegration(t *testing.T) {
 	}
 	addr := freeAddr(t)
 	serverEnv := cliEnv{"LOGROUTER_API_ADDR": addr, "LOGROUTER_TENANT_TABLE": table, "LOGROUTER_API_KEYS_FILE": keysFile,
-		"LOGROUTER_LOG_LEVEL": "warn"}
+		"LOGROUTER_AUDIT_TABLE": audit, "LOGROUTER_LOG_LEVEL": "warn"}
 
 	srvCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -94,7 +99,7 @@ func TestConfigsCLIIntegration(t *testing.T) {
 	go func() { served <- runCLI(srvCtx, serverEnv, "", "api") }()
 	waitHealthy(t, "http://"+addr, served)
 
-	env := cliEnv{"LOGROUTER_API_URL": "http://" + addr, "LOGROUTER_API_KEY_ID": "ops-new", "LOGROUTER_API_KEY_FILE": secretFile}
+	env := cliEnv{"LOGROUTER_API_URL": "http://" + addr, "LOGROUTER_API_KEY_ID": "ops-new", "LOGROUTER_API_SECRET_FILE": secretFile}
 	mustRun := func(stdin string, args ...string) map[string]any {
 		t.Helper()
 		r := runCLI(ctx, env, stdin, append([]string{"configs"}, args...)...)
@@ -148,6 +153,16 @@ func TestConfigsCLIIntegration(t *testing.T) {
 	if v := mustRun(`{"enabled":false}`, "patch", "acme-corp", "cloudwatch"); v["enabled"] != false || v["log_group_name"] != "/aws/logs/acme-corp" {
 		t.Fatalf("patch printed %v", v)
 	}
+	// The CLI refuses keys that are not exactly documented field names before sending anything.
+	for _, doc := range []string{`{"Enabled": true}`, `{"enabled": true, "enabled": false}`} {
+		r := runCLI(ctx, env, doc, "configs", "patch", "acme-corp", "cloudwatch")
+		if r.code == 0 || !strings.Contains(r.stderr, "body.enabled") && !strings.Contains(r.stderr, "body.Enabled") {
+			t.Fatalf("patch %s: exit %d, stderr %q", doc, r.code, r.stderr)
+		}
+	}
+	if v := mustRun("", "get", "acme-corp", "cloudwatch"); v["enabled"] != false {
+		t.Fatalf("a refused patch changed the configuration: %v", v)
+	}
 	putFile := filepath.Join(dir, "put.json")
 	if err := os.WriteFile(putFile, []byte(`{"bucket_name":"acme-corp-archive"}`), 0o600); err != nil {
 		t.Fatal(err)
@@ -157,12 +172,12 @@ func TestConfigsCLIIntegration(t *testing.T) {
 	}
 
 	// The old key still works during rotation (from the environment this time).
-	oldEnv := cliEnv{"LOGROUTER_API_URL": "http://" + addr, "LOGROUTER_API_KEY_ID": "ops-old", "LOGROUTER_API_KEY": oldSecret}
+	oldEnv := cliEnv{"LOGROUTER_API_URL": "http://" + addr, "LOGROUTER_API_KEY_ID": "ops-old", "LOGROUTER_API_SECRET": oldSecret}
 	if r := runCLI(ctx, oldEnv, "", "configs", "list"); r.code != 0 || !strings.Contains(r.stdout, "acme-corp-archive") {
 		t.Fatalf("list with the old key: exit %d %s", r.code, r.stderr)
 	}
-	wrong := cliEnv{"LOGROUTER_API_URL": "http://" + addr, "LOGROUTER_API_KEY_ID": "ops-old", "LOGROUTER_API_KEY": newSecret}
-	if r := runCLI(ctx, wrong, "", "configs", "list"); r.code == 0 || !strings.Contains(r.stderr, "401") {
+	wrong := cliEnv{"LOGROUTER_API_URL": "http://" + addr, "LOGROUTER_API_KEY_ID": "ops-old", "LOGROUTER_API_SECRET": newSecret}
+	if r := runCLI(ctx, wrong, "", "configs", "list"); r.code == 0 || !strings.Contains(r.stderr, "401") || !strings.Contains(r.stderr, "wrong secret") {
 		t.Fatalf("wrong secret: exit %d %s", r.code, r.stderr)
 	}
 
@@ -172,7 +187,22 @@ func TestConfigsCLIIntegration(t *testing.T) {
 	if v := mustRun("", "openapi"); v["openapi"] == nil {
 		t.Fatalf("openapi printed %v", v)
 	}
-	mustRun("", "delete", "acme-corp", "cloudwatch")
+	if v := mustRun("", "delete", "acme-corp", "cloudwatch"); v["deleted"] == nil {
+		t.Fatalf("delete printed %v", v)
+	}
+	// The history lists the cloudwatch config's changes, newest first, with the key that made them.
+	hist := mustRun("", "history", "acme-corp", "cloudwatch")
+	var ops []string
+	for _, e := range hist["items"].([]any) {
+		entry := e.(map[string]any)
+		ops = append(ops, entry["operation"].(string))
+		if entry["key_id"] != "ops-new" || entry["request_id"] == "" {
+			t.Fatalf("history entry %v", entry)
+		}
+	}
+	if strings.Join(ops, ",") != "delete,patch,patch,create" {
+		t.Fatalf("history operations %v", ops)
+	}
 	r = runCLI(ctx, env, "", "configs", "get", "acme-corp", "cloudwatch")
 	if r.code == 0 || !strings.Contains(r.stderr, "404") || !strings.Contains(r.stderr, "has no cloudwatch delivery configuration") {
 		t.Fatalf("get deleted: exit %d, stderr %q", r.code, r.stderr)
@@ -226,7 +256,7 @@ func waitHealthy(t *testing.T, base string, served <-chan cliResult) {
 }
 
 func TestConfigsUsage(t *testing.T) {
-	env := cliEnv{"LOGROUTER_API_KEY_ID": "k", "LOGROUTER_API_KEY": "0123456789abcdef0123"}
+	env := cliEnv{"LOGROUTER_API_KEY_ID": "k", "LOGROUTER_API_SECRET": "0123456789abcdef0123"}
 	for name, args := range map[string][]string{
 		"no verb":          {"configs"},
 		"unknown verb":     {"configs", "burn"},
@@ -239,10 +269,28 @@ func TestConfigsUsage(t *testing.T) {
 			}
 		})
 	}
-	if r := runCLI(context.Background(), cliEnv{"LOGROUTER_API_KEY_ID": "k"}, "", "configs", "list"); r.code != 2 || !strings.Contains(r.stderr, "secret") {
+	if r := runCLI(context.Background(), cliEnv{"LOGROUTER_API_KEY_ID": "k", "LOGROUTER_API_SECRET": "", "LOGROUTER_API_SECRET_FILE": "", "LOGROUTER_API_KEY": "", "LOGROUTER_API_KEY_FILE": ""}, "", "configs", "list"); r.code != 2 || !strings.Contains(r.stderr, "secret") {
 		t.Fatalf("missing secret: exit %d %s", r.code, r.stderr)
 	}
 	if r := runCLI(context.Background(), cliEnv{}, "", "api"); r.code != 2 || !strings.Contains(r.stderr, "LOGROUTER_API_KEYS_FILE") {
 		t.Fatalf("api without keys: exit %d %s", r.code, r.stderr)
+	}
+}
+
+// `logrouter api openapi` prints the document without a server, tables or keys.
+func TestAPIOpenAPIWithoutServer(t *testing.T) {
+	r := runCLI(context.Background(), cliEnv{}, "", "api", "openapi")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var doc struct {
+		OpenAPI string                     `json:"openapi"`
+		Paths   map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, r.stdout)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") || doc.Paths["/api/v1/tenants/{tenant_id}/delivery-configs/{type}/history"] == nil {
+		t.Fatalf("document %s / paths %v", doc.OpenAPI, len(doc.Paths))
 	}
 }

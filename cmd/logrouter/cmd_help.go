@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 )
 
 func init() {
@@ -18,7 +19,9 @@ func init() {
 				case 1:
 					c, ok := commands[args[0]]
 					if !ok {
-						return usagef("unknown command %q", args[0])
+						fmt.Fprintf(sio.Stderr, "logrouter help: unknown command %q%s\n\n", args[0], didYouMean(args[0], commandNames()))
+						printOverview(sio.Stderr)
+						return exitCodeError{code: 2}
 					}
 					printCommandHelp(sio.Stdout, c)
 					return nil

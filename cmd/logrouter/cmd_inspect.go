@@ -27,7 +27,8 @@ stdin — exactly as delivery does, and prints one JSON object per event on stdo
 summary. Events with no timestamp of their own get the fallback: the file's modification time, as an S3
 object's LastModified would be; stdin has no modification time, so there the fallback is the current time.
 A corrupt or truncated gzip stream prints the events before the damage, the summary and the error, and
-exits 1.`,
+exits 1. When most events are not Vector records (lines that are not JSON, or records without any of
+cluster_id, namespace, application, pod_name) a warning says so: usually the wrong file.`,
 		Setup: func(fs *flagSet) runFunc {
 			var summaryOnly, pipeline bool
 			var maxLine int
@@ -81,6 +82,7 @@ func inspect(ctx context.Context, sio stdio, name string, o inspectOptions) erro
 	out := bufio.NewWriterSize(sio.Stdout, 64<<10)
 	var line []byte
 	var err error
+	var foreign int64 // events that are not Vector records: not JSON, or without any of Vector's metadata fields
 	for n := 0; ; n++ {
 		if n&1023 == 0 && ctx.Err() != nil {
 			err = ctx.Err()
@@ -90,6 +92,9 @@ func inspect(ctx context.Context, sio stdio, name string, o inspectOptions) erro
 		ev, err = r.Next()
 		if err != nil {
 			break
+		}
+		if ev.ClusterID == nil && ev.Namespace == nil && ev.Application == nil && ev.PodName == nil {
+			foreign++
 		}
 		if o.summaryOnly {
 			continue
@@ -103,7 +108,12 @@ func inspect(ctx context.Context, sio stdio, name string, o inspectOptions) erro
 	if ferr := out.Flush(); ferr != nil && (err == nil || errors.Is(err, io.EOF)) {
 		err = ferr
 	}
-	writeSummary(sio.Stderr, name, fallback, r.Stats())
+	st := r.Stats()
+	writeSummary(sio.Stderr, name, fallback, st)
+	if st.Events > 0 && 2*foreign > st.Events {
+		fmt.Fprintf(sio.Stderr, "%s: warning: %d of %d events are not Vector records (not JSON, or without cluster_id, namespace, "+
+			"application and pod_name): is this the object Vector wrote? (they would be delivered as shown)\n", name, foreign, st.Events)
+	}
 	if errors.Is(err, io.EOF) {
 		return nil
 	}

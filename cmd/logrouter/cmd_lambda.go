@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -42,11 +43,22 @@ the others are deleted by Lambda.`,
 				if len(args) != 0 {
 					return usagef("lambda takes no arguments")
 				}
-				rt, _, err := ef.runtime(ctx, sio, prometheus.NewRegistry())
+				rt, log, err := ef.runtime(ctx, sio, prometheus.NewRegistry())
 				if err != nil {
 					return err
 				}
 				h := engine.NewLambdaHandler(rt.Processor, engine.LambdaOptions{Workers: ef.s.Workers, Reserve: reserve, Metrics: rt.Metrics})
+				if ef.recorder != nil {
+					// A frozen execution environment flushes nothing: write at the end of every invocation.
+					inner := h
+					h = func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+						resp, err := inner(ctx, ev)
+						fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+						ef.flushStatus(fctx, log)
+						cancel()
+						return resp, err
+					}
+				}
 				startLambda(h, lambda.WithContext(ctx))
 				return nil
 			}

@@ -56,7 +56,14 @@ Serves /metrics, /healthz and /readyz on --metrics-addr.`,
 				if addr != "" {
 					go func() { srvErr <- engine.Serve(srvCtx, addr, engine.NewHealthHandler(reg, poller.Ready), nil) }()
 				}
-				log.Info("polling", "queue", queue, "region", rt.Region, "metrics_addr", addr)
+				recDone := make(chan struct{})
+				if ef.recorder != nil {
+					// The recorder flushes on its interval and once more after the poller stopped (shutdown).
+					recCtx, stopRec := context.WithCancel(context.WithoutCancel(ctx))
+					go func() { defer close(recDone); ef.recorder.Run(recCtx) }()
+					defer func() { stopRec(); <-recDone }()
+				}
+				log.Info("polling", "queue", queue, "region", rt.Region, "metrics_addr", addr, "status_table", ef.statusTable)
 				runErr := make(chan error, 1)
 				go func() { runErr <- poller.Run(ctx) }()
 				select {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -35,7 +36,7 @@ destination (events, requests, bytes, outcome). Exits 1 when anything was not de
 				if (bucket == "") != (key == "") {
 					return usagef("--bucket and --key go together")
 				}
-				rt, _, err := ef.runtime(ctx, sio, prometheus.NewRegistry())
+				rt, log, err := ef.runtime(ctx, sio, prometheus.NewRegistry())
 				if err != nil {
 					return err
 				}
@@ -61,6 +62,11 @@ destination (events, requests, bytes, outcome). Exits 1 when anything was not de
 							results = append(results, rt.Processor.ProcessMessage(ctx, body))
 						}
 					}
+				}
+				if !dry {
+					fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+					ef.flushStatus(fctx, log)
+					cancel()
 				}
 				enc := json.NewEncoder(sio.Stdout)
 				enc.SetIndent("", "  ")

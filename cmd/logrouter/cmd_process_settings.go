@@ -9,9 +9,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/logrouter/logrouter/api"
 	"github.com/logrouter/logrouter/engine"
+	"github.com/logrouter/logrouter/status"
 )
 
 // engineFlags are the settings poll, lambda and process share.
@@ -20,6 +23,14 @@ type engineFlags struct {
 	buckets  string
 	pathDesc string
 	logLevel string
+
+	statusTable    string
+	statusInterval time.Duration
+	usageRetention time.Duration
+	// recorder is set by runtime when a status table is configured.
+	recorder *status.Recorder
+	// replayKeys is the file of replay keys (key_id=secret lines) that authenticate replay markers.
+	replayKeys string
 }
 
 func (f *engineFlags) declare(fs *flagSet) {
@@ -40,6 +51,20 @@ func (f *engineFlags) declare(fs *flagSet) {
 	fs.Duration(&f.s.BreakerCooldown, "breaker-cooldown", "LOGROUTER_BREAKER_COOLDOWN", 30*time.Second, "how long an open circuit breaker fails the tenant's deliveries fast")
 	fs.Duration(&f.s.DetachAfter, "detach-after", "LOGROUTER_DETACH_AFTER", 20*time.Second, "how long an object's stream waits for one of its several CloudWatch destinations before detaching it (it resumes on redelivery)")
 	fs.String(&f.logLevel, "log-level", "LOGROUTER_LOG_LEVEL", "info", "debug, info, warn or error")
+	fs.String(&f.replayKeys, "replay-keys-file", "LOGROUTER_REPLAY_KEYS_FILE", "", "file of key_id=secret lines authenticating replay notifications (shared with `logrouter replay` and the API); empty = replay notifications are dropped")
+	fs.String(&f.statusTable, "status-table", "LOGROUTER_STATUS_TABLE", "", "DynamoDB table of per-tenant delivery status and usage (pk/sk, TTL expires_at); empty = not recorded")
+	fs.Duration(&f.statusInterval, "status-flush-interval", "LOGROUTER_STATUS_FLUSH_INTERVAL", status.DefaultFlushInterval, "how often delivery status and usage are written (at most one write per tenant × type per interval)")
+	fs.Duration(&f.usageRetention, "usage-retention", "LOGROUTER_USAGE_RETENTION", status.DefaultUsageRetention, "how long daily usage items are kept (DynamoDB TTL)")
+}
+
+// flushStatus writes the recorded status and usage, if any is recorded; failures are logged.
+func (f *engineFlags) flushStatus(ctx context.Context, log *slog.Logger) {
+	if f.recorder == nil {
+		return
+	}
+	if err := f.recorder.Flush(ctx); err != nil {
+		log.Warn("delivery status flush failed", "error", err.Error())
+	}
 }
 
 // runtime validates the flags and wires the engine; getenv is the process environment.
@@ -49,26 +74,52 @@ func (f *engineFlags) runtime(ctx context.Context, sio stdio, reg prometheus.Reg
 		return nil, nil, err
 	}
 	f.s.SourceBuckets = engine.ParseBuckets(f.buckets)
-	switch strings.ToLower(strings.TrimSpace(f.pathDesc)) {
-	case "auto", "":
-		f.s.S3PathStyle = os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
-	default:
-		v, err := strconv.ParseBool(f.pathDesc)
-		if err != nil {
-			return nil, nil, usagef("s3 path style %q is not true, false or auto", f.pathDesc)
-		}
-		f.s.S3PathStyle = v
+	if f.s.S3PathStyle, err = s3PathStyle(f.pathDesc); err != nil {
+		return nil, nil, err
 	}
 	if err := f.s.Validate(); err != nil {
 		return nil, nil, usagef("%v", err)
+	}
+	if f.replayKeys != "" {
+		keys, err := api.LoadKeysFile(f.replayKeys)
+		if err != nil {
+			return nil, nil, fmt.Errorf("replay keys: %w", err)
+		}
+		f.s.ReplayKeys = keys
 	}
 	cfg, err := loadAWSConfig(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	rt, err := engine.NewRuntime(ctx, cfg, f.s, reg, log)
+	var optFns []func(*engine.Options)
+	if f.statusTable != "" {
+		rec, err := status.NewRecorder(status.NewTable(dynamodb.NewFromConfig(cfg), f.statusTable), status.RecorderOptions{
+			FlushInterval: f.statusInterval, UsageRetention: f.usageRetention, Registerer: reg, TenantHealth: f.s.TenantMetrics, Logger: log,
+		})
+		if err != nil {
+			return nil, nil, usagef("%v", err)
+		}
+		f.recorder = rec
+		optFns = append(optFns, func(o *engine.Options) { o.Status = rec })
+	} else {
+		log.Info("delivery status and usage are not recorded: set LOGROUTER_STATUS_TABLE to record them")
+	}
+	rt, err := engine.NewRuntime(ctx, cfg, f.s, reg, log, optFns...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("set up the engine: %w", err)
 	}
 	return rt, log, nil
+}
+
+// s3PathStyle reads the --s3-path-style setting: true, false, or auto (on when an endpoint override is set).
+func s3PathStyle(desc string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(desc)) {
+	case "auto", "":
+		return os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != "", nil
+	}
+	v, err := strconv.ParseBool(desc)
+	if err != nil {
+		return false, usagef("s3 path style %q is not true, false or auto", desc)
+	}
+	return v, nil
 }

@@ -3,9 +3,12 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -20,7 +23,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/logrouter/logrouter/bench/corpus"
 	"github.com/logrouter/logrouter/internal/testaws"
 	"github.com/logrouter/logrouter/tenant"
 )
@@ -55,9 +57,14 @@ func TestReadmeExamples(t *testing.T) {
 	table := testaws.Name("readme")
 	ddb := dynamodb.NewFromConfig(cfg)
 	require.NoError(t, tenant.CreateTable(ctx, ddb, table))
+	audit := testaws.Name("readme-audit")
+	require.NoError(t, tenant.CreateAuditTable(ctx, ddb, audit))
 	secret := hex.EncodeToString([]byte("readme-example-secret-0123456789"))
 	require.NoError(t, os.WriteFile(filepath.Join(work, "keys"), []byte("ops-1="+secret+"\n"), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(work, "secret"), []byte(secret), 0o600))
+	examples, err := filepath.Abs(filepath.Join("..", "..", "examples"))
+	require.NoError(t, err)
+	require.NoError(t, os.Symlink(examples, filepath.Join(work, "examples")), "the README's examples name files under examples/")
 
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -67,7 +74,7 @@ func TestReadmeExamples(t *testing.T) {
 		"PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"AWS_REGION="+testaws.Region, "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
 		"AWS_ENDPOINT_URL="+testaws.Endpoint(t), "AWS_EC2_METADATA_DISABLED=true",
-		"LOGROUTER_TENANT_TABLE="+table,
+		"LOGROUTER_TENANT_TABLE="+table, "LOGROUTER_AUDIT_TABLE="+audit,
 	)
 	api := exec.Command(filepath.Join(binDir, "logrouter"), "api")
 	api.Env = append(env, "LOGROUTER_API_ADDR="+addr, "LOGROUTER_API_KEYS_FILE="+filepath.Join(work, "keys"))
@@ -81,7 +88,7 @@ func TestReadmeExamples(t *testing.T) {
 			t.Logf("api log:\n%s", apiLog.String())
 		}
 	})
-	waitForURL(t, ctx, "http://"+addr+"/api/v1/health")
+	waitForURL(t, ctx, "http://"+addr+"/api/v1/ready")
 	apiURL := "http://" + addr
 	store := tenant.NewStore(ddb, table)
 
@@ -108,30 +115,47 @@ func TestReadmeExamples(t *testing.T) {
 	})
 
 	t.Run("configs CLI", func(t *testing.T) {
-		require.NoError(t, os.WriteFile(filepath.Join(work, "config.json"), []byte(`{"type":"cloudwatch",
-			"log_distribution_role_arn":"arn:aws:iam::123456789012:role/LogDistributionRole",
-			"log_group_name":"/aws/logs/acme-corp","groups":["API"]}`), 0o600))
-		require.NoError(t, os.WriteFile(filepath.Join(work, "s3.json"), []byte(`{"type":"s3",
-			"bucket_name":"acme-corp-archive","bucket_prefix":"logs/archive/"}`), 0o600))
-		stdout, _ := runBlock(t, "configs",
-			"LOGROUTER_API_URL="+apiURL, "LOGROUTER_API_KEY_ID=ops-1", "LOGROUTER_API_KEY_FILE="+filepath.Join(work, "secret"))
+		stdout, stderr := runBlock(t, "configs",
+			"LOGROUTER_API_URL="+apiURL, "LOGROUTER_API_KEY_ID=ops-1", "LOGROUTER_API_SECRET_FILE="+filepath.Join(work, "secret"))
 		assert.Contains(t, stdout, "/aws/logs/acme-corp")
+		assert.Contains(t, stdout, `"deleted"`)
+		assert.NotContains(t, stderr, "deprecated")
 
 		cw, err := store.Get(ctx, "acme-corp", tenant.TypeCloudWatch)
 		require.NoError(t, err)
 		assert.False(t, cw.IsEnabled(), "the patch example disables the cloudwatch config")
+		assert.Equal(t, []string{"API", "Authentication"}, cw.Groups, "created from examples/configs/cloudwatch-groups.json")
 		_, err = store.Get(ctx, "acme-corp", tenant.TypeS3)
 		assert.ErrorIs(t, err, tenant.ErrNotFound, "the delete example removes the s3 config")
+
+		// The history example prints the s3 config's changes, newest first, recorded with the CLI's key.
+		start := strings.LastIndex(stdout, "{\n  \"items\"")
+		require.GreaterOrEqual(t, start, 0, "no history output in %s", stdout)
+		var hist struct {
+			Items []tenant.HistoryEntry `json:"items"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(stdout[start:]), &hist))
+		var ops []string
+		for _, e := range hist.Items {
+			ops = append(ops, e.Operation)
+			assert.Equal(t, "ops-1", e.KeyID)
+			assert.NotEmpty(t, e.RequestID)
+		}
+		// The signing example created acme-corp/s3 first; this block replaced and deleted it.
+		assert.Equal(t, []string{"delete", "replace", "create"}, ops)
 	})
 
 	t.Run("inspect", func(t *testing.T) {
-		obj := filepath.Join(work, "path", "to", "object.json.gz")
-		require.NoError(t, os.MkdirAll(filepath.Dir(obj), 0o755))
-		f, err := os.Create(obj)
+		objects, err := filepath.Glob(filepath.Join(work, "examples", "objects", "*.log.gz"))
 		require.NoError(t, err)
-		sum, err := corpus.Generate(f, corpus.Options{Seed: 7, TargetBytes: 64 << 10})
+		require.NotEmpty(t, objects)
+		gz, err := os.ReadFile(objects[0])
 		require.NoError(t, err)
-		require.NoError(t, f.Close())
+		zr, err := gzip.NewReader(bytes.NewReader(gz))
+		require.NoError(t, err)
+		plain, err := io.ReadAll(zr)
+		require.NoError(t, err)
+		objectLines := bytes.Count(plain, []byte("\n"))
 		stdout, stderr := runBlock(t, "inspect")
 		lines := 0
 		sc := bufio.NewScanner(strings.NewReader(stdout))
@@ -147,8 +171,9 @@ func TestReadmeExamples(t *testing.T) {
 			assert.NotEmpty(t, ev.TimestampSource)
 			lines++
 		}
-		assert.Equal(t, min(10, int(sum.Lines)), lines, "`| head` shows the first ten events")
-		assert.NotEmpty(t, stderr, "the summary goes to stderr")
+		assert.Equal(t, min(10, objectLines), lines, "`| head` shows the first ten events")
+		assert.Contains(t, stderr, fmt.Sprintf("lines=%d events=%d", objectLines, objectLines), "the summary goes to stderr")
+		assert.NotContains(t, stderr, "warning")
 	})
 }
 

@@ -17,7 +17,8 @@
 // characters, no unpaired surrogate escapes): the fake is stricter than necessary so that it catches encoders
 // that emit anything questionable.
 //
-// Faults can be injected per operation: throttling, 5xx responses, latency and dropped connections.
+// Faults can be injected per operation: throttling, 5xx responses, latency and dropped connections; and
+// denials per operation and log group (Deny) or KMS key (DenyKMSKey).
 package cwlfake
 
 import (
@@ -159,7 +160,9 @@ type Fake struct {
 	events   int64 // stored events
 	seq      int64
 	puts     []PutRecord
-	active   int // requests being handled
+	denied   map[[2]string]string // {operation, log group} -> error code
+	badKMS   map[string]bool      // KMS keys CreateLogGroup refuses
+	active   int                  // requests being handled
 	hold     *hold
 }
 
@@ -192,7 +195,54 @@ func New(optFns ...func(*Options)) *Fake {
 		latency:  o.Latency,
 		requests: map[string]int64{},
 		faults:   map[Fault]int64{},
+		denied:   map[[2]string]string{},
+		badKMS:   map[string]bool{},
 	}
+}
+
+// Deny makes every request of op ("PutLogEvents", "CreateLogGroup", ...) on log group group fail with
+// code (400, e.g. "AccessDeniedException"), as when the calling role's policy does not allow it, until
+// Allow. The fake does not know roles: deny per group stands for the role that writes to it.
+func (f *Fake) Deny(op, group, code string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.denied[[2]string{op, group}] = code
+}
+
+// Allow undoes Deny.
+func (f *Fake) Allow(op, group string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.denied, [2]string{op, group})
+}
+
+// DenyKMSKey makes CreateLogGroup with kmsKeyId key fail with InvalidParameterException, as CloudWatch
+// answers when the key does not exist, is disabled or its policy does not admit the logs service.
+func (f *Fake) DenyKMSKey(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.badKMS[key] = true
+}
+
+// refused returns the injected denial of one request, if any.
+func (f *Fake) refused(op string, body []byte) *apiError {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.denied) == 0 && len(f.badKMS) == 0 {
+		return nil
+	}
+	var in struct {
+		LogGroupName string `json:"logGroupName"`
+		KmsKeyID     string `json:"kmsKeyId"`
+	}
+	_ = json.Unmarshal(body, &in)
+	if code, ok := f.denied[[2]string{op, in.LogGroupName}]; ok {
+		return &apiError{http.StatusBadRequest, code, "injected: not authorized to perform logs:" + op + " on log group " + in.LogGroupName}
+	}
+	if op == "CreateLogGroup" && in.KmsKeyID != "" && f.badKMS[in.KmsKeyID] {
+		return &apiError{http.StatusBadRequest, "InvalidParameterException", "injected: the specified KMS key does not exist or is not allowed to be used"}
+	}
+	return nil
 }
 
 // InjectFaults queues faults for the next requests of operation op (e.g. "PutLogEvents"; "" = any
@@ -596,11 +646,26 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	var resp any
-	var aerr *apiError
+	aerr := f.refused(op, body)
+	if aerr == nil {
+		resp, aerr = f.dispatch(op, body)
+	}
+	didStore = op == "PutLogEvents" && aerr == nil
+	if fault == FaultDropAfterStore {
+		dropConnection(w)
+		return
+	}
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	writeJSON(w, resp)
+}
+
+func (f *Fake) dispatch(op string, body []byte) (resp any, aerr *apiError) {
 	switch op {
 	case "PutLogEvents":
 		resp, aerr = f.putLogEvents(body)
-		didStore = aerr == nil
 	case "CreateLogGroup":
 		resp, aerr = f.createLogGroup(body)
 	case "CreateLogStream":
@@ -614,15 +679,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		aerr = &apiError{http.StatusBadRequest, "UnknownOperationException", "operation " + op + " is not supported by the fake"}
 	}
-	if fault == FaultDropAfterStore {
-		dropConnection(w)
-		return
-	}
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	writeJSON(w, resp)
+	return resp, aerr
 }
 
 func decode(body []byte, v any) *apiError {

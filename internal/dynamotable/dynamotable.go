@@ -25,17 +25,43 @@ type Key struct {
 	Range bool
 }
 
+// Index is a global secondary index with string keys, projecting every attribute.
+type Index struct {
+	Name string
+	Keys []Key
+}
+
 // Create creates an on-demand table with string key attributes, waits until it is active (at most two
 // minutes or ctx), then enables TTL on ttlAttribute.
 func Create(ctx context.Context, client API, table, ttlAttribute string, keys ...Key) error {
+	return CreateWithIndexes(ctx, client, table, ttlAttribute, keys)
+}
+
+// CreateWithIndexes is Create with global secondary indexes.
+func CreateWithIndexes(ctx context.Context, client API, table, ttlAttribute string, keys []Key, indexes ...Index) error {
 	in := &dynamodb.CreateTableInput{TableName: aws.String(table), BillingMode: types.BillingModePayPerRequest}
-	for _, k := range keys {
-		kt := types.KeyTypeHash
-		if k.Range {
-			kt = types.KeyTypeRange
+	defined := map[string]bool{}
+	schema := func(keys []Key) []types.KeySchemaElement {
+		var out []types.KeySchemaElement
+		for _, k := range keys {
+			kt := types.KeyTypeHash
+			if k.Range {
+				kt = types.KeyTypeRange
+			}
+			if !defined[k.Name] {
+				defined[k.Name] = true
+				in.AttributeDefinitions = append(in.AttributeDefinitions, types.AttributeDefinition{AttributeName: aws.String(k.Name), AttributeType: types.ScalarAttributeTypeS})
+			}
+			out = append(out, types.KeySchemaElement{AttributeName: aws.String(k.Name), KeyType: kt})
 		}
-		in.AttributeDefinitions = append(in.AttributeDefinitions, types.AttributeDefinition{AttributeName: aws.String(k.Name), AttributeType: types.ScalarAttributeTypeS})
-		in.KeySchema = append(in.KeySchema, types.KeySchemaElement{AttributeName: aws.String(k.Name), KeyType: kt})
+		return out
+	}
+	in.KeySchema = schema(keys)
+	for _, ix := range indexes {
+		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, types.GlobalSecondaryIndex{
+			IndexName: aws.String(ix.Name), KeySchema: schema(ix.Keys),
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		})
 	}
 	if _, err := client.CreateTable(ctx, in); err != nil {
 		return fmt.Errorf("create table %s: %w", table, err)

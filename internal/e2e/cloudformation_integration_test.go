@@ -194,7 +194,7 @@ func TestCentralStackResourcesAreWired(t *testing.T) {
 	out := deployCentral(ctx, t, cfg, prefix, table)
 
 	for _, k := range []string{"CentralBucketName", "NotificationTopicArn", "QueueUrl", "QueueArn", "DeadLetterQueueUrl",
-		"TenantTableName", "ProgressTableName", "CentralLogDistributionRoleArn", "ProcessorRoleArn", "ApiRoleArn", "VectorS3WriterRoleArn"} {
+		"TenantTableName", "ProgressTableName", "StatusTableName", "AuditTableName", "CentralLogDistributionRoleArn", "ProcessorRoleArn", "ApiRoleArn", "VectorS3WriterRoleArn"} {
 		if out[k] == "" {
 			t.Errorf("stack output %s is missing (outputs: %v)", k, out)
 		}
@@ -278,9 +278,12 @@ func TestCentralStackResourcesAreWired(t *testing.T) {
 	tables := map[string]struct {
 		output string
 		keys   map[string]ddbtypes.KeyType
+		ttl    string
 	}{
-		"tenant table":   {"TenantTableName", map[string]ddbtypes.KeyType{"tenant_id": ddbtypes.KeyTypeHash, "type": ddbtypes.KeyTypeRange}},
-		"progress table": {"ProgressTableName", map[string]ddbtypes.KeyType{"id": ddbtypes.KeyTypeHash}},
+		"tenant table":   {"TenantTableName", map[string]ddbtypes.KeyType{"tenant_id": ddbtypes.KeyTypeHash, "type": ddbtypes.KeyTypeRange}, "ttl"},
+		"progress table": {"ProgressTableName", map[string]ddbtypes.KeyType{"id": ddbtypes.KeyTypeHash}, "ttl"},
+		"status table":   {"StatusTableName", map[string]ddbtypes.KeyType{"pk": ddbtypes.KeyTypeHash, "sk": ddbtypes.KeyTypeRange}, "expires_at"},
+		"audit table":    {"AuditTableName", map[string]ddbtypes.KeyType{"pk": ddbtypes.KeyTypeHash, "sk": ddbtypes.KeyTypeRange}, "expires_at"},
 	}
 	for name, tc := range tables {
 		t.Run(name+" keys and ttl", func(t *testing.T) {
@@ -300,9 +303,9 @@ func TestCentralStackResourcesAreWired(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ttl.TimeToLiveDescription == nil || aws.ToString(ttl.TimeToLiveDescription.AttributeName) != "ttl" ||
+			if ttl.TimeToLiveDescription == nil || aws.ToString(ttl.TimeToLiveDescription.AttributeName) != tc.ttl ||
 				ttl.TimeToLiveDescription.TimeToLiveStatus != ddbtypes.TimeToLiveStatusEnabled {
-				t.Fatalf("ttl %+v, want enabled on ttl", ttl.TimeToLiveDescription)
+				t.Fatalf("ttl %+v, want enabled on %s", ttl.TimeToLiveDescription, tc.ttl)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -56,4 +57,23 @@ func TestThousands(t *testing.T) {
 	assert.Equal(t, "999", thousands(999))
 	assert.Equal(t, "1,000", thousands(1000))
 	assert.Equal(t, "4,192,025", thousands(4192025))
+}
+
+// make dev and make demo KEEP=1 run this tool in its serving modes, with the env file the README sources.
+func TestMakefileRunsTheServingModes(t *testing.T) {
+	b, err := os.ReadFile("../../../Makefile")
+	require.NoError(t, err)
+	mk := string(b)
+	target := func(name string) string {
+		i := strings.Index(mk, "\n"+name+":")
+		require.GreaterOrEqual(t, i, 0, "Makefile has no %s target", name)
+		end := strings.Index(mk[i+1:], "\n\n")
+		require.Greater(t, end, 0)
+		return mk[i+1 : i+1+end]
+	}
+	assert.Contains(t, target("dev"), "bin/demo --dev --bin $(BIN) --env-file bin/dev.env")
+	assert.Contains(t, target("demo"), "$(if $(KEEP),--keep-running --env-file bin/dev.env)")
+	for _, name := range []string{"dev", "demo"} {
+		assert.Contains(t, target(name), "$(build-tools)", "make %s shows build progress", name)
+	}
 }

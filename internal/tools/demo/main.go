@@ -8,7 +8,13 @@
 // `logrouter poll` until the queue drains with a live progress display, then reads back what each tenant
 // received from CloudWatch Logs and S3 and checks it against what the objects hold. It stops everything it
 // started and removes its files, also on Ctrl-C or failure, and exits non-zero when anything is not as
-// expected.
+// expected. With --keep-running (make demo KEEP=1) the stack stays up after the checks, until Ctrl-C.
+//
+//	make dev         (= go run ./internal/tools/demo --dev --bin bin/logrouter)
+//
+// starts the same stack without the demo's tenants and objects — moto, the central stack, the API with a
+// generated key, `logrouter poll` — prints the settings to use it from another shell and the first steps
+// to try, and keeps it running until Ctrl-C, which stops everything and removes its files.
 package main
 
 import (
@@ -23,6 +29,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -43,6 +50,14 @@ type options struct {
 	objectSize int64
 	timeout    time.Duration
 	keep       bool
+	// dev starts the stack and serves it until ctx ends, without the demo's scenario (make dev).
+	dev bool
+	// keepRunning serves the stack after the demo's checks, until ctx ends (make demo KEEP=1).
+	keepRunning bool
+	// examples is the examples/ directory the printed next steps use.
+	examples string
+	// envFile is where a kept stack writes its export lines (default: in its temp dir); removed at the end.
+	envFile string
 }
 
 func main() {
@@ -52,13 +67,19 @@ func main() {
 	flag.Int64Var(&o.objectSize, "object-bytes", 1<<20, "uncompressed size of each generated object")
 	flag.DurationVar(&o.timeout, "timeout", 3*time.Minute, "give up after this long")
 	flag.BoolVar(&o.keep, "keep-logs", false, "keep the processes' log files (their folder is printed)")
+	flag.BoolVar(&o.dev, "dev", false, "start the local stack and keep it running until Ctrl-C, without the demo's scenario (make dev)")
+	flag.BoolVar(&o.keepRunning, "keep-running", false, "keep the stack running after the demo's checks, until Ctrl-C (make demo KEEP=1)")
+	flag.StringVar(&o.examples, "examples", "examples", "the examples/ directory the printed next steps use")
+	flag.StringVar(&o.envFile, "env-file", "", "with --dev or --keep-running: write the export lines here too (removed on exit)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
 	err := run(ctx, o, os.Stdout, os.Stderr)
+	if err == nil && (o.dev || o.keepRunning) {
+		fmt.Fprintln(os.Stderr, "stopped: everything the stack started was stopped and its files removed")
+		return
+	}
 	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
 		fmt.Fprintln(os.Stderr, "\ndemo interrupted: everything it started was stopped and its files removed")
 		os.Exit(130)
@@ -80,6 +101,8 @@ type demo struct {
 	baseEnv []string
 	procs   []*proc
 	stack   map[string]string
+	api     apiClient // the running API, once started
+	envFile string    // the export lines, once written
 }
 
 func run(ctx context.Context, o options, out, status io.Writer) (err error) {
@@ -96,37 +119,19 @@ func run(ctx context.Context, o options, out, status io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
+	out = &syncWriter{w: out} // poll's reports are printed from another goroutine
 	d := &demo{o: o, out: out, status: status, dir: dir}
 	defer d.cleanup(&err)
+	// The timeout bounds the setup and the demo's scenario; a kept stack then runs until ctx ends.
+	serveCtx := ctx
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
 
-	d.step("starting the AWS emulator (moto)")
-	if d.moto, err = motoserver.Start(ctx, "", 60*time.Second); err != nil {
+	if err := d.startStack(ctx); err != nil {
 		return err
 	}
-	d.cfg = aws.Config{
-		Region:           region,
-		Credentials:      credentials.NewStaticCredentialsProvider("demo", "demo", ""),
-		BaseEndpoint:     aws.String(d.moto.URL),
-		RetryMaxAttempts: 5,
-	}
-	d.baseEnv = []string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + dir,
-		"AWS_REGION=" + region, "AWS_ACCESS_KEY_ID=demo", "AWS_SECRET_ACCESS_KEY=demo",
-		"AWS_ENDPOINT_URL=" + d.moto.URL, "AWS_EC2_METADATA_DISABLED=true",
-	}
-	fmt.Fprintf(out, "  moto at %s\n", d.moto.URL)
-
-	d.step("deploying " + o.template + " into the emulator")
-	if err := d.deployCentral(ctx); err != nil {
-		return err
-	}
-	for _, k := range []string{"CentralBucketName", "QueueUrl", "TenantTableName", "ProgressTableName", "CentralLogDistributionRoleArn"} {
-		fmt.Fprintf(out, "  %-30s %s\n", k, d.stack[k])
-	}
-
-	d.step("creating the customers' side: S3 buckets " + joinBuckets())
-	if err := d.createCustomerSide(ctx); err != nil {
-		return err
+	if o.dev {
+		return d.serveDev(serveCtx, ctx)
 	}
 
 	d.step("starting `logrouter api` and registering delivery configs with `logrouter configs create`")
@@ -156,7 +161,44 @@ func run(ctx context.Context, o options, out, status io.Writer) (err error) {
 		return fmt.Errorf("%d check(s) failed", len(failures))
 	}
 	fmt.Fprintln(out, "all checks passed ✓")
+	if o.keepRunning {
+		return d.serve(serveCtx, ctx)
+	}
 	return nil
+}
+
+// startStack starts moto and deploys the central side and the customers' side into it: what both the demo
+// and the dev stack need.
+func (d *demo) startStack(ctx context.Context) (err error) {
+	out, o := d.out, d.o
+	dir := d.dir
+	d.step("starting the AWS emulator (moto)")
+	if d.moto, err = motoserver.Start(ctx, "", 60*time.Second); err != nil {
+		return err
+	}
+	d.cfg = aws.Config{
+		Region:           region,
+		Credentials:      credentials.NewStaticCredentialsProvider("demo", "demo", ""),
+		BaseEndpoint:     aws.String(d.moto.URL),
+		RetryMaxAttempts: 5,
+	}
+	d.baseEnv = []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + dir,
+		"AWS_REGION=" + region, "AWS_ACCESS_KEY_ID=demo", "AWS_SECRET_ACCESS_KEY=demo",
+		"AWS_ENDPOINT_URL=" + d.moto.URL, "AWS_EC2_METADATA_DISABLED=true",
+	}
+	fmt.Fprintf(out, "  moto at %s\n", d.moto.URL)
+
+	d.step("deploying " + o.template + " into the emulator")
+	if err := d.deployCentral(ctx); err != nil {
+		return err
+	}
+	for _, k := range []string{"CentralBucketName", "QueueUrl", "TenantTableName", "ProgressTableName", "CentralLogDistributionRoleArn"} {
+		fmt.Fprintf(out, "  %-30s %s\n", k, d.stack[k])
+	}
+
+	d.step("creating the customers' side: S3 buckets " + joinBuckets())
+	return d.createCustomerSide(ctx)
 }
 
 func (d *demo) step(msg string) {
@@ -175,6 +217,9 @@ func (d *demo) cleanup(errp *error) {
 	}
 	if d.moto != nil {
 		d.moto.Stop()
+	}
+	if d.envFile != "" {
+		os.Remove(d.envFile)
 	}
 	if d.o.keep {
 		fmt.Fprintf(d.status, "logs kept in %s\n", d.dir)
@@ -202,6 +247,18 @@ func (d *demo) runCLI(ctx context.Context, env []string, stdin []byte, args ...s
 		return p.stdout, fmt.Errorf("logrouter %v: %w\n%s", args, err, bytes.TrimSpace(p.stderr))
 	}
 	return p.stdout, nil
+}
+
+// syncWriter serialises writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
 
 var errDrainTimeout = errors.New("the queue did not drain in time")

@@ -16,29 +16,10 @@ import (
 // pollUntilDrained runs `logrouter poll`, shows its progress from /metrics, and stops it with SIGTERM once
 // every uploaded object's message was handled and the queue is empty. It returns the last scrape.
 func (d *demo) pollUntilDrained(ctx context.Context, exp *expectation) (samples, error) {
-	addr, err := freeAddr()
+	poll, addr, err := d.startPoll(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	poll, err := startProc("poll", d.dir, d.o.bin, d.env(
-		"LOGROUTER_QUEUE_URL="+d.stack["QueueUrl"],
-		"LOGROUTER_TENANT_TABLE="+d.stack["TenantTableName"],
-		"LOGROUTER_PROGRESS_TABLE="+d.stack["ProgressTableName"],
-		"LOGROUTER_CENTRAL_ROLE_ARN="+d.stack["CentralLogDistributionRoleArn"],
-		"LOGROUTER_SOURCE_BUCKETS="+d.stack["CentralBucketName"],
-		"LOGROUTER_METRICS_ADDR="+addr,
-		"LOGROUTER_TENANT_METRICS=true",
-		"LOGROUTER_WAIT_TIME=1s",
-		"LOGROUTER_WORKERS=4",
-	), "poll")
-	if err != nil {
-		return nil, err
-	}
-	d.procs = append(d.procs, poll)
-	if err := waitHTTP(ctx, "http://"+addr+"/readyz", poll, 30*time.Second); err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(d.out, "  poll ready; metrics at http://%s/metrics\n", addr)
 
 	sqsClient := sqs.NewFromConfig(d.cfg)
 	tty := isTerminal(d.status)
@@ -88,6 +69,36 @@ func (d *demo) pollUntilDrained(ctx context.Context, exp *expectation) (samples,
 		return last, fmt.Errorf("logrouter poll did not exit cleanly on SIGTERM: %v\n%s", err, poll.tail(20))
 	}
 	return last, nil
+}
+
+// startPoll starts `logrouter poll` on the stack's queue and tables and waits until it is ready; extra
+// settings (e.g. LOGROUTER_CONFIG_CACHE_TTL) override the demo's. watch, when not nil, sees every log line.
+func (d *demo) startPoll(ctx context.Context, watch func([]byte), extra ...string) (*proc, string, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	env := d.env(append([]string{
+		"LOGROUTER_QUEUE_URL=" + d.stack["QueueUrl"],
+		"LOGROUTER_TENANT_TABLE=" + d.stack["TenantTableName"],
+		"LOGROUTER_PROGRESS_TABLE=" + d.stack["ProgressTableName"],
+		"LOGROUTER_CENTRAL_ROLE_ARN=" + d.stack["CentralLogDistributionRoleArn"],
+		"LOGROUTER_SOURCE_BUCKETS=" + d.stack["CentralBucketName"],
+		"LOGROUTER_METRICS_ADDR=" + addr,
+		"LOGROUTER_TENANT_METRICS=true",
+		"LOGROUTER_WAIT_TIME=1s",
+		"LOGROUTER_WORKERS=4",
+	}, extra...)...)
+	poll, err := startProc("poll", d.dir, d.o.bin, env, watch, "poll")
+	if err != nil {
+		return nil, "", err
+	}
+	d.procs = append(d.procs, poll)
+	if err := waitHTTP(ctx, "http://"+addr+"/readyz", poll, 30*time.Second); err != nil {
+		return nil, "", err
+	}
+	fmt.Fprintf(d.out, "  poll ready; metrics at http://%s/metrics\n", addr)
+	return poll, addr, nil
 }
 
 func queueBacklog(ctx context.Context, c *sqs.Client, url string) (int, error) {

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -23,8 +25,9 @@ type proc struct {
 	logPath string
 }
 
-// startProc runs bin with args and env (a complete environment) in its own process group.
-func startProc(name, dir, bin string, env []string, args ...string) (*proc, error) {
+// startProc runs bin with args and env (a complete environment) in its own process group. When watch is
+// not nil it is also given each line the process prints (from one goroutine).
+func startProc(name, dir, bin string, env []string, watch func(line []byte), args ...string) (*proc, error) {
 	logPath := filepath.Join(dir, name+".log")
 	f, err := os.Create(logPath)
 	if err != nil {
@@ -32,7 +35,11 @@ func startProc(name, dir, bin string, env []string, args ...string) (*proc, erro
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = f, f
+	var w io.Writer = f
+	if watch != nil {
+		w = io.MultiWriter(f, &lineWriter{fn: watch})
+	}
+	cmd.Stdout, cmd.Stderr = w, w
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		f.Close()
@@ -79,6 +86,29 @@ func (p *proc) tail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// lineWriter hands each complete line written to it to fn.
+type lineWriter struct {
+	fn  func([]byte)
+	buf []byte
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			break
+		}
+		l.fn(l.buf[:i])
+		l.buf = l.buf[i+1:]
+	}
+	if len(l.buf) > 1<<20 { // a runaway line: hand it over rather than grow without bound
+		l.fn(l.buf)
+		l.buf = nil
+	}
+	return len(p), nil
 }
 
 func freeAddr() (string, error) {

@@ -110,34 +110,53 @@ func accountOf(arn string) string {
 	return "?"
 }
 
-func (d *demo) startAPIAndRegister(ctx context.Context) error {
+// apiClient is how a client reaches the API the demo started: the environment `logrouter configs` reads.
+type apiClient struct {
+	url, keyID, secretFile string
+}
+
+func (a apiClient) env() []string {
+	return []string{"LOGROUTER_API_URL=" + a.url, "LOGROUTER_API_KEY_ID=" + a.keyID, "LOGROUTER_API_SECRET_FILE=" + a.secretFile}
+}
+
+// startAPI starts `logrouter api` with a freshly generated key and waits until it is healthy.
+func (d *demo) startAPI(ctx context.Context, keyID string) (apiClient, error) {
 	addr, err := freeAddr()
 	if err != nil {
-		return err
+		return apiClient{}, err
 	}
-	keyID, secret := "demo", randomHex(32)
+	secret := randomHex(32)
 	keysFile := filepath.Join(d.dir, "api-keys")
 	if err := os.WriteFile(keysFile, []byte(keyID+"="+secret+"\n"), 0o600); err != nil {
-		return err
+		return apiClient{}, err
 	}
 	api, err := startProc("api", d.dir, d.o.bin, d.env(
 		"LOGROUTER_API_ADDR="+addr,
 		"LOGROUTER_TENANT_TABLE="+d.stack["TenantTableName"],
 		"LOGROUTER_API_KEYS_FILE="+keysFile,
-	), "api")
+	), nil, "api")
 	if err != nil {
-		return err
+		return apiClient{}, err
 	}
 	d.procs = append(d.procs, api)
 	if err := waitHTTP(ctx, "http://"+addr+"/api/v1/health", api, 30*time.Second); err != nil {
-		return err
+		return apiClient{}, err
 	}
 	fmt.Fprintf(d.out, "  API on http://%s (requests signed with key id %q)\n", addr, keyID)
 	secretFile := filepath.Join(d.dir, "api-secret")
 	if err := os.WriteFile(secretFile, []byte(secret), 0o600); err != nil {
+		return apiClient{}, err
+	}
+	d.api = apiClient{url: "http://" + addr, keyID: keyID, secretFile: secretFile}
+	return d.api, nil
+}
+
+func (d *demo) startAPIAndRegister(ctx context.Context) error {
+	client, err := d.startAPI(ctx, "demo")
+	if err != nil {
 		return err
 	}
-	cliEnv := d.env("LOGROUTER_API_URL=http://"+addr, "LOGROUTER_API_KEY_ID="+keyID, "LOGROUTER_API_KEY_FILE="+secretFile)
+	cliEnv := d.env(client.env()...)
 	var docs []map[string]any
 	for _, c := range cloudwatchDests {
 		doc := map[string]any{"type": "cloudwatch", "log_distribution_role_arn": c.roleARN, "log_group_name": c.logGroup, "target_region": region}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+
+	"github.com/logrouter/logrouter/api"
+	"github.com/logrouter/logrouter/tenant"
+)
+
+// configsReplayFlags are the flags of `configs replay`.
+type configsReplayFlags struct {
+	since, until, types, apps, clusters string
+	force, clamp                        bool
+}
+
+var replayVerbFlags configsReplayFlags
+
+func replayPath(tenantID string, rest ...string) string {
+	p := api.BasePath + "/tenants/" + url.PathEscape(tenantID) + "/replays"
+	for _, r := range rest {
+		p += "/" + url.PathEscape(r)
+	}
+	return p
+}
+
+func init() {
+	registerConfigsVerb(&configsVerb{
+		verb: verb{Name: "replay", Args: "TENANT_ID", Summary: "start a replay job in the API: enqueue the tenant's objects of --since/--until again (--type, --application, --cluster, --force, --clamp)", MinArgs: 1, MaxArgs: 1},
+		Flags: func(fs *flagSet) {
+			f := &replayVerbFlags
+			fs.String(&f.since, "since", "LOGROUTER_REPLAY_SINCE", "", "replay: objects written at or after TIME (RFC 3339 or a duration before now: 48h, 7d)")
+			fs.String(&f.until, "until", "LOGROUTER_REPLAY_UNTIL", "", "replay: objects written before TIME (default: now)")
+			fs.String(&f.types, "type", "LOGROUTER_REPLAY_TYPES", "", "replay: comma-separated destination types, cloudwatch and/or s3 (default: both)")
+			fs.String(&f.apps, "application", "LOGROUTER_REPLAY_APPLICATIONS", "", "replay: comma-separated applications (default: all)")
+			fs.String(&f.clusters, "cluster", "LOGROUTER_REPLAY_CLUSTERS", "", "replay: comma-separated clusters (default: all)")
+			fs.Bool(&f.force, "force", "LOGROUTER_REPLAY_FORCE", false, "replay: deliver again to destinations that already have the objects (DUPLICATES them)")
+			fs.Bool(&f.clamp, "clamp", "LOGROUTER_REPLAY_CLAMP", false, "replay: send CloudWatch events older than 14 days at the oldest accepted time instead of dropping them")
+		},
+		Run: func(ctx context.Context, call *configsCall) ([]byte, error) {
+			f := replayVerbFlags
+			if f.since == "" {
+				return nil, usagef("configs replay needs --since (LOGROUTER_REPLAY_SINCE)")
+			}
+			req := api.ReplayRequest{Since: f.since, Until: f.until, Applications: splitList(f.apps), Clusters: splitList(f.clusters),
+				Force: f.force, Clamp: f.clamp}
+			for _, t := range splitList(f.types) {
+				req.Types = append(req.Types, tenant.Type(t))
+			}
+			body, err := json.Marshal(req)
+			if err != nil {
+				return nil, err
+			}
+			return call.client.Do(ctx, http.MethodPost, replayPath(call.args[0]), nil, body)
+		},
+	})
+	registerConfigsVerb(&configsVerb{
+		verb: verb{Name: "replays", Args: "TENANT_ID [REPLAY_ID]", Summary: "the tenant's replay jobs, or one job's state and progress", MinArgs: 1, MaxArgs: 2},
+		Run: func(ctx context.Context, call *configsCall) ([]byte, error) {
+			return call.client.Do(ctx, http.MethodGet, replayPath(call.args[0], call.args[1:]...), nil, nil)
+		},
+	})
+	registerConfigsVerb(&configsVerb{
+		verb: verb{Name: "replay-cancel", Args: "TENANT_ID REPLAY_ID", Summary: "cancel a running replay job (what it enqueued stays enqueued)", MinArgs: 2, MaxArgs: 2},
+		Run: func(ctx context.Context, call *configsCall) ([]byte, error) {
+			return call.client.Do(ctx, http.MethodPost, replayPath(call.args[0], call.args[1], "cancel"), nil, nil)
+		},
+	})
+}

@@ -1,0 +1,319 @@
+package status_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/logrouter/logrouter/batcher"
+	"github.com/logrouter/logrouter/credentials"
+	"github.com/logrouter/logrouter/engine"
+	"github.com/logrouter/logrouter/internal/cwlfake"
+	"github.com/logrouter/logrouter/internal/testaws"
+	"github.com/logrouter/logrouter/status"
+	"github.com/logrouter/logrouter/tenant"
+)
+
+// staticConfigs is a ConfigSource over a fixed map.
+type staticConfigs map[string][]tenant.Config
+
+func (s staticConfigs) Lookup(_ context.Context, id string) ([]tenant.Config, error) {
+	return s[id], nil
+}
+
+// clients serves S3 from moto and CloudWatch Logs from the strict fake. A role in broken fails the customer
+// hop with the typed error credentials.Manager returns when STS refuses the assumption (moto does not
+// enforce trust policies or ExternalIds).
+type clients struct {
+	s3     *s3.Client
+	cw     *cwlfake.Server
+	mu     sync.Mutex
+	broken map[string]bool
+}
+
+func (c *clients) S3(context.Context, string) (engine.S3API, error) { return c.s3, nil }
+
+func (c *clients) CloudWatchLogs(_ context.Context, roleARN, externalID, tenantID, region string) (batcher.API, string, error) {
+	c.mu.Lock()
+	broken := c.broken[roleARN]
+	c.mu.Unlock()
+	if broken {
+		return nil, "", &credentials.AccessDeniedError{Hop: credentials.HopCustomer, RoleARN: roleARN, TenantID: tenantID,
+			Err: &smithy.GenericAPIError{Code: "AccessDenied", Message: "User: arn:aws:sts::123456789012:assumed-role/central/s is not authorized to perform: sts:AssumeRole on resource: " + roleARN}}
+	}
+	return c.cw.Client(), "aws:123456789012:" + region, nil
+}
+
+func (c *clients) setBroken(role string, b bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.broken[role] = b
+}
+
+// itemAtomic makes each UpdateItem atomic, as DynamoDB guarantees and moto_server (threaded, read-modify-write
+// in Python) does not: concurrent updates of one item lose ADDs there. Reads and writes of different
+// processes still interleave freely between calls.
+type itemAtomic struct {
+	*dynamodb.Client
+	mu *sync.Mutex
+}
+
+func (a itemAtomic) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.Client.UpdateItem(ctx, in, optFns...)
+}
+
+type env struct {
+	t       *testing.T
+	ctx     context.Context
+	s3      *s3.Client
+	ddb     *dynamodb.Client
+	table   *status.Table
+	central string
+	clients *clients
+	configs staticConfigs
+}
+
+func newEnv(t *testing.T) *env {
+	cfg := testaws.Config(t)
+	ctx := testaws.Context(t, 3*time.Minute)
+	e := &env{t: t, ctx: ctx, s3: testaws.S3(t), ddb: dynamodb.NewFromConfig(cfg), configs: staticConfigs{}}
+	name := testaws.Name("status")
+	require.NoError(t, status.CreateTable(ctx, e.ddb, name))
+	e.table = status.NewTable(itemAtomic{e.ddb, &sync.Mutex{}}, name)
+	e.central = testaws.Name("central")
+	e.bucket(e.central)
+	e.clients = &clients{s3: e.s3, cw: cwlfake.Start(t), broken: map[string]bool{}}
+	return e
+}
+
+func (e *env) bucket(name string) {
+	_, err := e.s3.CreateBucket(e.ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
+	require.NoError(e.t, err)
+}
+
+// processor returns a processor recording into a fresh recorder with a controlled clock.
+func (e *env) processor(now func() time.Time) (*engine.Processor, *status.Recorder) {
+	rec, err := status.NewRecorder(e.table, status.RecorderOptions{Now: now})
+	require.NoError(e.t, err)
+	p, err := engine.NewProcessor(e.clients, e.configs, engine.Options{
+		SourceBuckets: []string{e.central}, Region: testaws.Region, Workers: 4, BreakerThreshold: -1, Status: rec,
+	})
+	require.NoError(e.t, err)
+	return p, rec
+}
+
+func lines(n int, base time.Time) []byte {
+	var buf bytes.Buffer
+	for i := range n {
+		fmt.Fprintf(&buf, `{"message":"line %d","timestamp":%q}`+"\n", i, base.Add(time.Duration(i)*time.Millisecond).Format(time.RFC3339Nano))
+	}
+	return buf.Bytes()
+}
+
+func (e *env) put(key string, body []byte) engine.ObjectRef {
+	_, err := e.s3.PutObject(e.ctx, &s3.PutObjectInput{Bucket: &e.central, Key: &key, Body: bytes.NewReader(body)})
+	require.NoError(e.t, err)
+	return engine.ObjectRef{Bucket: e.central, Key: key, Size: int64(len(body))}
+}
+
+func (e *env) statusOf(tenantID string, typ tenant.Type, now time.Time) status.Record {
+	recs, err := e.table.TenantStatus(e.ctx, tenantID, now, status.DefaultIdleAfter)
+	require.NoError(e.t, err)
+	for _, r := range recs {
+		if r.Type == typ {
+			return r
+		}
+	}
+	e.t.Fatalf("no %s status for tenant %s", typ, tenantID)
+	return status.Record{}
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func TestBrokenCustomerRoleFailsThenHeals(t *testing.T) {
+	e := newEnv(t)
+	id := testaws.Name("tenant")
+	role := "arn:aws:iam::210987654321:role/customer-logs"
+	e.configs[id] = []tenant.Config{{TenantID: id, Type: tenant.TypeCloudWatch, LogDistributionRoleARN: role, LogGroupName: "/t/" + id,
+		ExternalID: "s3cr3t-external-id-value"}}
+	e.clients.setBroken(role, true)
+	clk := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
+	p, rec := e.processor(clk.now)
+
+	base := time.Now().Add(-time.Minute)
+	for i := range 3 {
+		res := p.ProcessObject(e.ctx, e.put(fmt.Sprintf("c1/%s/app/pod-1/f%d.log", id, i), lines(5, base)))
+		require.Equal(t, engine.OutcomeRetry, res.Outcome)
+		clk.advance(time.Second)
+	}
+	require.NoError(t, rec.Flush(e.ctx))
+
+	st := e.statusOf(id, tenant.TypeCloudWatch, clk.now())
+	assert.Equal(t, status.HealthFailing, st.Health)
+	require.NotNil(t, st.LastFailure)
+	assert.Equal(t, status.CategoryCustomerRole, st.LastFailure.Category)
+	assert.Equal(t, "customer", st.LastFailure.Side)
+	assert.Contains(t, st.LastFailure.Hint, "trust policy")
+	assert.Contains(t, st.LastFailure.Hint, "ExternalId")
+	assert.NotContains(t, st.LastFailure.Message, "s3cr3t-external-id-value")
+	assert.Equal(t, fmt.Sprintf("c1/%s/app/pod-1/f2.log", id), st.LastFailure.Key)
+	assert.EqualValues(t, 3, st.ConsecutiveFailures)
+	require.NotNil(t, st.FailingSince)
+	assert.True(t, st.FailingSince.Before(st.LastFailure.At))
+	assert.Nil(t, st.LastSuccess)
+	assert.EqualValues(t, 3, st.Last24h[status.CounterDeliveriesFailed])
+
+	// The customer fixes the trust policy: the next delivery succeeds and the next flush shows it.
+	e.clients.setBroken(role, false)
+	clk.advance(time.Second)
+	res := p.ProcessObject(e.ctx, e.put(fmt.Sprintf("c1/%s/app/pod-1/f9.log", id), lines(5, base)))
+	require.Equal(t, engine.OutcomeSuccess, res.Outcome, res.Error)
+	require.NoError(t, rec.Flush(e.ctx))
+	st = e.statusOf(id, tenant.TypeCloudWatch, clk.now())
+	assert.Equal(t, status.HealthHealthy, st.Health)
+	assert.Zero(t, st.ConsecutiveFailures)
+	assert.Nil(t, st.FailingSince)
+	require.NotNil(t, st.LastSuccess)
+	assert.Equal(t, fmt.Sprintf("c1/%s/app/pod-1/f9.log", id), st.LastSuccess.Key)
+	require.NotNil(t, st.LastFailure, "the last failure stays on record")
+	assert.EqualValues(t, 1, st.Last24h[status.CounterDeliveriesOK])
+	assert.EqualValues(t, 5, st.Last24h[status.CounterEventsDelivered])
+
+	// Nothing for longer than the idle threshold.
+	st = e.statusOf(id, tenant.TypeCloudWatch, clk.now().Add(status.DefaultIdleAfter+time.Minute))
+	assert.Equal(t, status.HealthIdle, st.Health)
+}
+
+// Two processes record different objects of the same tenants and flush concurrently, several times: the
+// usage counters and delivery totals are exactly the sums, and equal what the strict CloudWatch endpoint
+// and the destination bucket received.
+func TestConcurrentRecordersCountExactly(t *testing.T) {
+	e := newEnv(t)
+	id := testaws.Name("tenant")
+	dest := testaws.Name("dest")
+	e.bucket(dest)
+	group := "/t/" + id
+	e.configs[id] = []tenant.Config{
+		{TenantID: id, Type: tenant.TypeCloudWatch, LogDistributionRoleARN: "arn:aws:iam::210987654321:role/r", LogGroupName: group},
+		{TenantID: id, Type: tenant.TypeS3, BucketName: dest, BucketPrefix: "logs/"},
+	}
+	p1, r1 := e.processor(time.Now)
+	p2, r2 := e.processor(time.Now)
+
+	base := time.Now().Add(-time.Minute)
+	var readBytes, objects int64
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for round := range 3 {
+		for i, p := range []*engine.Processor{p1, p2} {
+			for j := range 2 {
+				n := 10 + 7*round + 3*i + j
+				ref := e.put(fmt.Sprintf("c1/%s/app/pod-%d/r%d-%d.log", id, i, round, j), lines(n, base))
+				wg.Go(func() {
+					res := p.ProcessObject(e.ctx, ref)
+					assert.Equal(t, engine.OutcomeSuccess, res.Outcome, res.Error)
+					mu.Lock()
+					readBytes += res.BytesRead
+					objects++
+					mu.Unlock()
+				})
+			}
+		}
+		wg.Wait()
+		// Both processes flush at once.
+		var fw sync.WaitGroup
+		for _, r := range []*status.Recorder{r1, r2} {
+			fw.Go(func() { assert.NoError(t, r.Flush(e.ctx)) })
+		}
+		fw.Wait()
+	}
+
+	// What the destinations actually received.
+	var events, evBytes int64
+	for _, pr := range e.clients.cw.Puts() {
+		if pr.Group == group {
+			events += int64(pr.Events - pr.Rejected)
+			evBytes += int64(pr.Bytes)
+		}
+	}
+	list, err := e.s3.ListObjectsV2(e.ctx, &s3.ListObjectsV2Input{Bucket: &dest})
+	require.NoError(t, err)
+	var copies, copiedBytes int64
+	for _, o := range list.Contents {
+		copies++
+		copiedBytes += aws.ToInt64(o.Size)
+	}
+	require.EqualValues(t, objects, copies)
+
+	today := time.Now().UTC().Format(time.DateOnly)
+	rows, err := e.table.TenantUsage(e.ctx, id, today, today)
+	require.NoError(t, err)
+	require.Len(t, rows, 2)
+	byType := map[tenant.Type]status.UsageRow{}
+	for _, r := range rows {
+		byType[r.Type] = r
+	}
+	cw, s3u := byType[tenant.TypeCloudWatch], byType[tenant.TypeS3]
+	assert.Equal(t, objects, cw.Get(status.CounterObjects))
+	assert.Equal(t, objects, cw.Get(status.CounterObjectsDelivered))
+	assert.Equal(t, events, cw.Get(status.CounterEventsDelivered))
+	assert.Equal(t, events, cw.Get(status.CounterEventsIn))
+	assert.Equal(t, evBytes, cw.Get(status.CounterBytesDelivered))
+	assert.Equal(t, readBytes, cw.Get(status.CounterBytesRead))
+	assert.EqualValues(t, len(e.clients.cw.Puts()), cw.Get(status.CounterPutLogEventsRequests))
+	assert.Equal(t, copies, s3u.Get(status.CounterS3Copies))
+	assert.Equal(t, copiedBytes, s3u.Get(status.CounterS3CopiedBytes))
+	assert.Equal(t, objects, s3u.Get(status.CounterObjects))
+
+	st := e.statusOf(id, tenant.TypeCloudWatch, time.Now())
+	assert.Equal(t, status.HealthHealthy, st.Health)
+	assert.Equal(t, objects, st.Total[status.CounterDeliveriesOK])
+	assert.Equal(t, objects, st.Last24h[status.CounterDeliveriesOK])
+	assert.Equal(t, events, st.Last24h[status.CounterEventsDelivered])
+
+	// The all-tenants listing of the day holds both rows, page by page.
+	var listed []status.UsageRow
+	next := ""
+	for {
+		page, err := e.table.UsageByDate(e.ctx, today, 1, next)
+		require.NoError(t, err)
+		for _, r := range page.Rows {
+			if r.TenantID == id {
+				listed = append(listed, r)
+			}
+		}
+		if next = page.Next; next == "" {
+			break
+		}
+	}
+	assert.ElementsMatch(t, rows, listed)
+	_, err = e.table.UsageByDate(e.ctx, "2001-01-01", 1, "bm90LWEtdG9rZW4")
+	assert.ErrorIs(t, err, status.ErrBadToken)
+}
