@@ -184,14 +184,24 @@ func TestRunFloorsInProcess(t *testing.T) {
 	c := tinyConfig(t, InProcess, FloorGunzip, FloorSplit)
 	c.Progress = &progress
 	now := time.Date(2026, 3, 4, 5, 6, 7, 8, time.UTC)
+	// The clock steps a second when the corpus is written and a minute per scenario, so the report's times
+	// show which part of the run they cover.
 	c.Now = func() time.Time { return now }
+	c.Progress = &clockStepper{w: &progress, now: &now}
 	rep, err := Run(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
+	now = time.Date(2026, 3, 4, 5, 6, 7, 8, time.UTC)
+	if got, want := rep.ScenariosStarted.Sub(rep.Started), time.Second; got != want {
+		t.Errorf("corpus generation took %s on the test clock, want %s", got, want)
+	}
+	if got, want := rep.Finished.Sub(rep.Started), time.Second+2*time.Minute; got != want {
+		t.Errorf("the run took %s on the test clock, want %s (corpus and both scenarios)", got, want)
+	}
 	// The same object, regenerated, tells how many lines the floor must have split.
 	var sink bytes.Buffer
-	sum, err := corpus.Generate(&sink, corpus.Options{Seed: c.Seed, TargetBytes: 1 << 20, Start: now.Add(-20 * time.Minute).Truncate(time.Second),
+	sum, err := corpus.Generate(&sink, corpus.Options{Seed: c.Seed, TargetBytes: 1 << 20, Start: now.Add(time.Second - 20*time.Minute).Truncate(time.Second),
 		ClusterID: "bench-cluster", Namespace: "tenant-00", Application: "kube-apiserver", PodName: "kube-apiserver-0"})
 	if err != nil {
 		t.Fatal(err)
@@ -367,7 +377,9 @@ func sampleReport() *Report {
 	}
 	rep := &Report{Machine: Machine{CPU: "Test CPU <3>", CPUs: runtime.NumCPU(), OS: "linux/amd64", GoVersion: "go1.26"},
 		Commit: "abc123", Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	rep.ScenariosStarted = rep.Started.Add(20 * time.Second)
 	rep.Finished = rep.Started.Add(90 * time.Second)
+	rep.Config = ReportConfig{Sizes: []int{1, 64}, Workers: []int{1, 2}, Reps: 3}
 	for _, size := range []int{1, 64} {
 		rep.Results = append(rep.Results,
 			ok(Spec{Scenario: FloorSplit, Procs: 1, SizeMiB: size}, 1000, 1, 20<<20),
@@ -457,13 +469,31 @@ func TestWriteTable(t *testing.T) {
 	}
 }
 
+// clockStepper passes progress through and advances *now as the run reports: a second when it starts
+// generating objects, a minute when a scenario starts.
+type clockStepper struct {
+	w   io.Writer
+	now *time.Time
+}
+
+func (c *clockStepper) Write(p []byte) (int, error) {
+	switch {
+	case bytes.Contains(p, []byte("generating")):
+		*c.now = c.now.Add(time.Second)
+	case bytes.HasPrefix(p, []byte("bench: [")):
+		*c.now = c.now.Add(time.Minute)
+	}
+	return c.w.Write(p)
+}
+
 func TestWriteMarkdown(t *testing.T) {
 	var b bytes.Buffer
 	if err := sampleReport().WriteMarkdown(&b); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"Machine: Test CPU <3>", "Commit abc123", "| deliver | 64 MiB | 1 |", "no endpoint \\| none", "**missed**"} {
+	for _, want := range []string{"Machine: Test CPU <3>", "Commit abc123", "| deliver | 64 MiB | 1 |", "no endpoint \\| none", "**missed**",
+		"Run 2026-01-02T03:04:05Z: 1m30s in all (corpus 20s, scenarios 1m10s; full set: sizes 1/64 MiB, workers 1/2, 3 reps)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, out)
 		}

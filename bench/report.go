@@ -226,14 +226,17 @@ type Target struct {
 
 // Report is a whole run.
 type Report struct {
-	Machine  Machine      `json:"machine"`
-	Commit   string       `json:"commit,omitempty"`
-	Version  string       `json:"version,omitempty"`
-	Started  time.Time    `json:"started"`
-	Finished time.Time    `json:"finished"`
-	Config   ReportConfig `json:"config"`
-	Results  []Result     `json:"results"`
-	Targets  []Target     `json:"targets"`
+	Machine Machine `json:"machine"`
+	Commit  string  `json:"commit,omitempty"`
+	Version string  `json:"version,omitempty"`
+	// Started is when the run began (before generating the corpus), ScenariosStarted when the first
+	// scenario did, Finished when the last one ended.
+	Started          time.Time    `json:"started"`
+	ScenariosStarted time.Time    `json:"scenarios_started,omitzero"`
+	Finished         time.Time    `json:"finished"`
+	Config           ReportConfig `json:"config"`
+	Results          []Result     `json:"results"`
+	Targets          []Target     `json:"targets"`
 }
 
 // find returns the OK result matching want (zero fields of want other than Scenario and SizeMiB must match
@@ -386,11 +389,36 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	return nil
 }
 
+// runTime says how long the run took and with which set, e.g. "6m10s in all (corpus 40s, scenarios 5m30s;
+// sizes 1/16/64 MiB, workers 1/2/4, 5 reps)".
+func (rep *Report) runTime() string {
+	var b strings.Builder
+	b.WriteString(rep.Finished.Sub(rep.Started).Round(time.Second).String() + " in all (")
+	if !rep.ScenariosStarted.IsZero() {
+		fmt.Fprintf(&b, "corpus %s, scenarios %s; ", rep.ScenariosStarted.Sub(rep.Started).Round(time.Second),
+			rep.Finished.Sub(rep.ScenariosStarted).Round(time.Second))
+	}
+	c := rep.Config
+	set := "full set"
+	if c.Quick {
+		set = "--quick set"
+	}
+	join := func(v []int) string {
+		s := make([]string, len(v))
+		for i, x := range v {
+			s[i] = strconv.Itoa(x)
+		}
+		return strings.Join(s, "/")
+	}
+	fmt.Fprintf(&b, "%s: sizes %s MiB, workers %s, %d reps)", set, join(c.Sizes), join(c.Workers), c.Reps)
+	return b.String()
+}
+
 // WriteMarkdown writes the results and targets as Markdown tables (for BENCHMARKS.md).
 func (rep *Report) WriteMarkdown(w io.Writer) error {
-	fmt.Fprintf(w, "Machine: %s, %d CPUs, %s, kernel %s, %s. Commit %s. Run %s (%s).\n\n",
+	fmt.Fprintf(w, "Machine: %s, %d CPUs, %s, kernel %s, %s. Commit %s. Run %s: %s.\n\n",
 		orDash(rep.Machine.CPU), rep.Machine.CPUs, rep.Machine.OS, orDash(rep.Machine.Kernel), rep.Machine.GoVersion,
-		orDash(rep.Commit), rep.Started.Format(time.RFC3339), rep.Finished.Sub(rep.Started).Round(time.Second))
+		orDash(rep.Commit), rep.Started.Format(time.RFC3339), rep.runTime())
 	fmt.Fprintln(w, "| scenario | size | cores | events/s | MB/s | × floor | MB/CPU-s | × floor CPU | allocs/event | peak heap | peak RSS | requests / min | fill |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rep.Results {

@@ -215,6 +215,8 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	}
 	specs := Plan(c)
 	needE2E := slices.ContainsFunc(specs, func(s Spec) bool { return s.Scenario == EndToEnd })
+	// The report's run time covers the whole run: generating the corpus, then the scenarios.
+	rep := &Report{Machine: DescribeMachine(), Config: reportConfig(c), Started: c.Now().UTC()}
 	start := c.Now().Add(-20 * time.Minute).UTC().Truncate(time.Second)
 	sets := map[int]*objectSet{}
 	for _, size := range c.Sizes {
@@ -225,7 +227,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		}
 		sets[size] = set
 	}
-	rep := &Report{Machine: DescribeMachine(), Config: reportConfig(c), Started: c.Now().UTC()}
+	rep.ScenariosStarted = c.Now().UTC()
 	for i, s := range specs {
 		if err := ctx.Err(); err != nil {
 			return nil, err

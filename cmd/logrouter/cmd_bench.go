@@ -24,8 +24,8 @@ for many tenants' objects through the engine). Every throughput is related to th
 run; medians of --reps repetitions.
 
 Writes the table to stdout, progress to stderr, and results.json, results.md, table.txt and chart.svg to --out.
---quick runs a reduced set in under a minute. The machine should be otherwise idle: the numbers are only as
-quiet as it is.`,
+--quick runs a reduced set (13 s on a busy 2-vCPU machine; the report records each run's time). The
+machine should be otherwise idle: the numbers are only as quiet as it is.`,
 		Setup: setupBench,
 	})
 }
@@ -65,7 +65,7 @@ func setupBench(fs *flagSet) runFunc {
 		seed                          int
 		repMiB, e2eMiB                int
 	)
-	fs.Bool(&quick, "quick", "LOGROUTER_BENCH_QUICK", false, "reduced set (sizes 1,16; workers 1,2; 3 reps): under a minute")
+	fs.Bool(&quick, "quick", "LOGROUTER_BENCH_QUICK", false, "reduced set (sizes 1,16; workers 1,2; 3 reps): seconds, not minutes")
 	fs.String(&out, "out", "LOGROUTER_BENCH_OUT", "bench/results", "directory for results.json, results.md, table.txt, chart.svg (\"\" = none)")
 	fs.Var(&sizes, "sizes", "LOGROUTER_BENCH_SIZES", "object sizes in MiB, comma-separated (default 1,16,64,256; quick 1,16); e2e runs on sizes up to 64")
 	fs.Var(&workers, "workers", "LOGROUTER_BENCH_WORKERS", "end-to-end worker counts (default 1,2,4; quick 1,2)")
