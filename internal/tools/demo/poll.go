@@ -88,7 +88,7 @@ func (d *demo) startPoll(ctx context.Context, watch func([]byte), extra ...strin
 		"LOGROUTER_TENANT_METRICS=true",
 		"LOGROUTER_WAIT_TIME=1s",
 		"LOGROUTER_WORKERS=4",
-	}, extra...)...)
+	}, append(d.sharedTables(), extra...)...)...)
 	poll, err := startProc("poll", d.dir, d.o.bin, env, watch, "poll")
 	if err != nil {
 		return nil, "", err
