@@ -92,6 +92,10 @@ func (d *demo) ensureBucketNotification(ctx context.Context) error {
 func (d *demo) createCustomerSide(ctx context.Context) error {
 	client := s3.NewFromConfig(d.cfg, func(o *s3.Options) { o.UsePathStyle = true })
 	for _, s := range s3Dests {
+		if s.missing {
+			fmt.Fprintf(d.out, "  %s: bucket %s is configured but was never created (its deliveries fail)\n", s.tenant, s.bucket)
+			continue
+		}
 		if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(s.bucket)}); err != nil {
 			return fmt.Errorf("create bucket %s: %w", s.bucket, err)
 		}
@@ -130,11 +134,14 @@ func (d *demo) startAPI(ctx context.Context, keyID string) (apiClient, error) {
 	if err := os.WriteFile(keysFile, []byte(keyID+"="+secret+"\n"), 0o600); err != nil {
 		return apiClient{}, err
 	}
-	api, err := startProc("api", d.dir, d.o.bin, d.env(append([]string{
-		"LOGROUTER_API_ADDR=" + addr,
-		"LOGROUTER_TENANT_TABLE=" + d.stack["TenantTableName"],
-		"LOGROUTER_API_KEYS_FILE=" + keysFile,
-	}, d.sharedTables()...)...), nil, "api")
+	api, err := startProc("api", d.dir, d.o.bin, d.env(
+		"LOGROUTER_API_ADDR="+addr,
+		"LOGROUTER_TENANT_TABLE="+d.stack["TenantTableName"],
+		"LOGROUTER_API_KEYS_FILE="+keysFile,
+		"LOGROUTER_STATUS_TABLE="+d.stack["StatusTableName"],
+		"LOGROUTER_AUDIT_TABLE="+d.stack["AuditTableName"],
+		"LOGROUTER_CENTRAL_ROLE_ARN="+d.stack["CentralLogDistributionRoleArn"],
+	), nil, "api")
 	if err != nil {
 		return apiClient{}, err
 	}
@@ -149,20 +156,6 @@ func (d *demo) startAPI(ctx context.Context, keyID string) (apiClient, error) {
 	}
 	d.api = apiClient{url: "http://" + addr, keyID: keyID, secretFile: secretFile}
 	return d.api, nil
-}
-
-// sharedTables names the stack's status and audit tables, when its template has them, for the API and
-// the processors alike.
-func (d *demo) sharedTables() []string {
-	var env []string
-	for _, t := range []struct{ output, variable string }{
-		{"StatusTableName", "LOGROUTER_STATUS_TABLE"}, {"AuditTableName", "LOGROUTER_AUDIT_TABLE"},
-	} {
-		if v := d.stack[t.output]; v != "" {
-			env = append(env, t.variable+"="+v)
-		}
-	}
-	return env
 }
 
 func (d *demo) startAPIAndRegister(ctx context.Context) error {
