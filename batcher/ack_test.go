@@ -248,20 +248,22 @@ func TestResumeSkipsAcknowledged(t *testing.T) {
 	// lost, nothing acknowledged is sent again, and only events of the requests cut off are duplicated.
 	srv := startFake(t)
 	srv.CreateLogStream(testDest.LogGroup, testDest.LogStream)
-	srv.SetLatency(20 * time.Millisecond)
 	evs := interleavedStream(12000)
 	ctx, cancel := context.WithCancel(context.Background())
 	b1 := New(ctx, srv.Client(), "s", testDest, testOptions)
-	var once sync.Once
-	for i, ev := range evs {
-		if i > 0 && i%500 == 0 && srv.EventCount() > 3000 {
-			once.Do(cancel)
+	// The endpoint stores 3 requests and holds the rest; the attempt is cut off while they wait.
+	srv.HoldPutsAfter(3)
+	go func() {
+		for len(srv.Puts()) < 3 || srv.HeldPuts() == 0 {
+			time.Sleep(time.Millisecond)
 		}
+		cancel()
+	}()
+	for _, ev := range evs {
 		if err := b1.Add(ev); err != nil {
 			break
 		}
 	}
-	cancel()
 	first, err := b1.Close()
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("first attempt: %v", err)
@@ -271,6 +273,7 @@ func TestResumeSkipsAcknowledged(t *testing.T) {
 		t.Fatalf("first attempt acknowledged %+v (result %+v): not a mid-delivery cut", st, first)
 	}
 	storedBefore := settled(srv)
+	srv.ReleasePuts()
 
 	b2 := newBatcher(t, srv, func(o *Options) { o.Resume = st; o.AttemptTimeout = 5 * time.Second })
 	res := deliver(t, b2, evs[st.Prefix:])
@@ -318,18 +321,14 @@ func TestResumeSkipsAcknowledged(t *testing.T) {
 	t.Logf("cut at prefix %d with %d ranges, %d acknowledged; %d events re-sent", st.Prefix, len(st.Ranges), st.Count(), dup)
 }
 
-// settled waits until the fake stores nothing more (a handler may finish a request whose client has gone)
-// and returns the stored event count.
+// settled waits until the fake handles no request (requests held when their client went away are
+// abandoned, the others answered: nothing more of the cut attempt can be stored) and returns the stored
+// event count.
 func settled(srv *cwlfake.Server) int64 {
-	n := srv.EventCount()
-	for {
-		time.Sleep(100 * time.Millisecond)
-		m := srv.EventCount()
-		if m == n {
-			return n
-		}
-		n = m
+	for srv.Active() != 0 {
+		time.Sleep(time.Millisecond)
 	}
+	return srv.EventCount()
 }
 
 func TestInvalidResume(t *testing.T) {
