@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -316,4 +319,163 @@ func TestConcurrentRecordersCountExactly(t *testing.T) {
 	assert.ElementsMatch(t, rows, listed)
 	_, err = e.table.UsageByDate(e.ctx, "2001-01-01", 1, "bm90LWEtdG9rZW4")
 	assert.ErrorIs(t, err, status.ErrBadToken)
+}
+
+// hooked runs before once, before the first UpdateItem of a status item (after its read), and fails the next
+// failUpdates UpdateItem calls.
+type hooked struct {
+	itemAtomic
+	mu          sync.Mutex
+	before      func()
+	failUpdates int
+}
+
+func (h *hooked) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	h.mu.Lock()
+	var before func()
+	if sk, ok := in.Key["sk"].(*types.AttributeValueMemberS); ok && strings.HasPrefix(sk.Value, "status#") {
+		before, h.before = h.before, nil
+	}
+	fail := h.failUpdates > 0
+	if fail {
+		h.failUpdates--
+	}
+	h.mu.Unlock()
+	if before != nil {
+		before()
+	}
+	if fail {
+		return nil, fmt.Errorf("injected: DynamoDB unavailable")
+	}
+	return h.itemAtomic.UpdateItem(ctx, in, optFns...)
+}
+
+func counterValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if v, ok := labels[lp.GetName()]; ok && v != lp.GetValue() {
+					continue metrics
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
+}
+
+// Another process writes the status item between this process's read and write: the write is refused by its
+// version condition, re-read and merged; nothing is lost and the newer outcome wins.
+func TestStatusWriteConflictMergesIntegration(t *testing.T) {
+	e := newEnv(t)
+	id := testaws.Name("tenant")
+	t0 := time.Now().UTC().Truncate(time.Second)
+	reg := prometheus.NewRegistry()
+	client := &hooked{itemAtomic: itemAtomic{e.ddb, &sync.Mutex{}}}
+	a, err := status.NewRecorder(status.NewTable(client, e.table.Name()), status.RecorderOptions{Now: func() time.Time { return t0 }, Registerer: reg})
+	require.NoError(t, err)
+	b, err := status.NewRecorder(e.table, status.RecorderOptions{Now: func() time.Time { return t0.Add(time.Second) }})
+	require.NoError(t, err)
+	ok := engine.ObjectResult{TenantID: id, Key: "k-ok", Destinations: []engine.DestinationResult{{Type: tenant.TypeCloudWatch, Events: 3}}}
+	denied := &credentials.AccessDeniedError{Hop: credentials.HopCustomer, RoleARN: "arn:aws:iam::1:role/r", Err: &smithy.GenericAPIError{Code: "AccessDenied"}}
+	bad := engine.ObjectResult{TenantID: id, Key: "k-bad", Outcome: engine.OutcomeRetry, Destinations: []engine.DestinationResult{
+		{Type: tenant.TypeCloudWatch, Outcome: engine.OutcomeRetry, Reason: engine.ReasonAccessDenied, Err: denied}}}
+	a.RecordObject(ok)
+	a.RecordObject(ok)
+	b.RecordObject(bad)
+	// b's whole flush happens between a's read of the status item and its write, which then conflicts.
+	client.before = func() { assert.NoError(t, b.Flush(e.ctx)) }
+	require.NoError(t, a.Flush(e.ctx))
+
+	st := e.statusOf(id, tenant.TypeCloudWatch, t0.Add(time.Minute))
+	assert.Equal(t, status.HealthFailing, st.Health, "b's failure is newer than a's successes")
+	assert.EqualValues(t, 1, st.ConsecutiveFailures)
+	assert.EqualValues(t, 2, st.Total[status.CounterDeliveriesOK])
+	assert.EqualValues(t, 1, st.Total[status.CounterDeliveriesFailed])
+	assert.EqualValues(t, 6, st.Last24h[status.CounterEventsDelivered])
+	require.NotNil(t, st.LastSuccess)
+	assert.Equal(t, "k-ok", st.LastSuccess.Key)
+	assert.Equal(t, "k-bad", st.LastFailure.Key)
+	assert.Equal(t, 1.0, counterValue(t, reg, "logrouter_status_writes_total", map[string]string{"kind": "status", "result": "conflict"}))
+}
+
+// A failed flush keeps what it could not write for the next one: counters are neither lost nor doubled.
+func TestFailedFlushIsRetriedIntegration(t *testing.T) {
+	e := newEnv(t)
+	id := testaws.Name("tenant")
+	client := &hooked{itemAtomic: itemAtomic{e.ddb, &sync.Mutex{}}, failUpdates: 2}
+	rec, err := status.NewRecorder(status.NewTable(client, e.table.Name()), status.RecorderOptions{})
+	require.NoError(t, err)
+	obj := engine.ObjectResult{TenantID: id, Key: "k", EventsRead: 5, Destinations: []engine.DestinationResult{{Type: tenant.TypeCloudWatch, Events: 5}}}
+	rec.RecordObject(obj)
+	rec.RecordObject(obj)
+	require.Error(t, rec.Flush(e.ctx), "both writes (usage and status) fail")
+	rec.RecordObject(obj)
+	require.NoError(t, rec.Flush(e.ctx))
+
+	today := time.Now().UTC().Format(time.DateOnly)
+	rows, err := e.table.TenantUsage(e.ctx, id, today, today)
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	assert.EqualValues(t, 3, rows[0].Get(status.CounterObjects))
+	assert.EqualValues(t, 15, rows[0].Get(status.CounterEventsDelivered))
+	st := e.statusOf(id, tenant.TypeCloudWatch, time.Now())
+	assert.EqualValues(t, 3, st.Total[status.CounterDeliveriesOK])
+	assert.Equal(t, status.HealthHealthy, st.Health)
+}
+
+// What the recorder counts, and what it leaves out of the status.
+func TestRecorderAttributionIntegration(t *testing.T) {
+	e := newEnv(t)
+	id := testaws.Name("tenant")
+	rec, err := status.NewRecorder(e.table, status.RecorderOptions{})
+	require.NoError(t, err)
+	srcErr := &smithy.GenericAPIError{Code: "NoSuchKey"}
+	// A source failure before any destination ran applies to each destination.
+	rec.RecordObject(engine.ObjectResult{TenantID: id, Key: "gone", Outcome: engine.OutcomeDropped, Reason: engine.ReasonSourceMissing, Err: srcErr,
+		Destinations: []engine.DestinationResult{{Type: tenant.TypeCloudWatch}, {Type: tenant.TypeS3}}})
+	// Interrupted by shutdown: usage counts the attempt, the status ignores it.
+	rec.RecordObject(engine.ObjectResult{TenantID: id, Key: "cut", Outcome: engine.OutcomeRetry, Reason: engine.ReasonInterrupted,
+		Destinations: []engine.DestinationResult{{Type: tenant.TypeS3, Outcome: engine.OutcomeRetry, Reason: engine.ReasonInterrupted}}})
+	// Done by an earlier attempt, or planned: nothing.
+	rec.RecordObject(engine.ObjectResult{TenantID: id, Key: "done", Destinations: []engine.DestinationResult{{Type: tenant.TypeS3, AlreadyDone: true}}})
+	rec.RecordObject(engine.ObjectResult{TenantID: id, Key: "plan", Destinations: []engine.DestinationResult{{Type: tenant.TypeS3, DryRun: true}}})
+	// Rejected events: a success with a warning.
+	rec.RecordObject(engine.ObjectResult{TenantID: id, Key: "old", EventsRead: 4, Destinations: []engine.DestinationResult{{Type: tenant.TypeCloudWatch, Events: 2,
+		Stats: &batcher.Stats{RejectedTooOld: 2}}}})
+	require.NoError(t, rec.Flush(e.ctx))
+
+	cw := e.statusOf(id, tenant.TypeCloudWatch, time.Now())
+	assert.Equal(t, status.HealthHealthy, cw.Health)
+	require.NotNil(t, cw.LastWarning)
+	assert.Equal(t, status.CategoryEventsRejected, cw.LastWarning.Category)
+	require.NotNil(t, cw.LastFailure)
+	assert.Equal(t, status.CategorySourceBucket, cw.LastFailure.Category)
+	assert.Equal(t, "platform", cw.LastFailure.Side)
+	s3st := e.statusOf(id, tenant.TypeS3, time.Now())
+	assert.Equal(t, status.HealthFailing, s3st.Health)
+	assert.EqualValues(t, 1, s3st.Total[status.CounterDeliveriesFailed], "the interrupted attempt is not a failure")
+	assert.Zero(t, s3st.Total[status.CounterDeliveriesOK], "done and planned results are not deliveries")
+
+	today := time.Now().UTC().Format(time.DateOnly)
+	rows, err := e.table.TenantUsage(e.ctx, id, today, today)
+	require.NoError(t, err)
+	for _, r := range rows {
+		switch r.Type {
+		case tenant.TypeS3:
+			assert.EqualValues(t, 2, r.Get(status.CounterObjects), "the failed and the interrupted attempts")
+			assert.EqualValues(t, 1, r.Get(status.CounterDeliveriesFailed))
+		case tenant.TypeCloudWatch:
+			assert.EqualValues(t, 2, r.Get(status.CounterObjects))
+			assert.EqualValues(t, 2, r.Get(status.CounterRejectedTooOld))
+			assert.EqualValues(t, 4, r.Get(status.CounterEventsIn))
+		}
+	}
 }
