@@ -1,9 +1,17 @@
 package validate_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,29 +33,12 @@ import (
 
 const secretExternalID = "ext-id-that-must-not-leak-42"
 
-// faults wraps the real clients (credentials.Manager against moto and the strict CloudWatch fake) and
-// injects what moto cannot: STS refusing a role (moto does not enforce trust policies or ExternalIds) and a
-// bucket policy refusing PutObject. The errors are the types the real path returns.
+// faults wraps the real clients (credentials.Manager against moto behind an STS gate, and the strict
+// CloudWatch fake) and injects what neither enforces: a bucket policy refusing PutObject, with the error S3
+// returns.
 type faults struct {
 	validate.Clients
-	centralDenied bool
-	deniedRole    string
-	putDenied     string // bucket
-}
-
-func (f *faults) AssumeCentral(ctx context.Context) error {
-	if f.centralDenied {
-		return &credentials.AccessDeniedError{Hop: credentials.HopCentral, RoleARN: "arn:aws:iam::123456789012:role/central", Err: &smithy.GenericAPIError{Code: "AccessDenied"}}
-	}
-	return f.Clients.AssumeCentral(ctx)
-}
-
-func (f *faults) AssumeCustomer(ctx context.Context, roleARN, externalID, tenantID, region string) error {
-	if roleARN == f.deniedRole {
-		return &credentials.AccessDeniedError{Hop: credentials.HopCustomer, RoleARN: roleARN, TenantID: tenantID,
-			Err: &smithy.GenericAPIError{Code: "AccessDenied", Message: "not authorized to perform sts:AssumeRole (ExternalId " + externalID + ")"}}
-	}
-	return f.Clients.AssumeCustomer(ctx, roleARN, externalID, tenantID, region)
+	putDenied string // bucket
 }
 
 type denyingS3 struct {
@@ -70,19 +61,82 @@ func (f *faults) S3(ctx context.Context, region string) (validate.S3API, error) 
 	return denyingS3{c, f.putDenied}, nil
 }
 
-type env struct {
-	ctx context.Context
-	s3  *s3.Client
-	cw  *cwlfake.Server
-	f   *faults
-	v   *validate.Validator
+// stsGate stands in front of moto's STS and enforces what moto does not: a role that is refused outright
+// (deny), and a trust policy's sts:ExternalId condition (externalID). Refusals are STS's AccessDenied answer, so
+// the credentials package and the classification see exactly what AWS would send; the rest goes to moto.
+type stsGate struct {
+	proxy      *httputil.ReverseProxy
+	mu         sync.Mutex
+	deny       map[string]bool
+	externalID map[string]string
 }
+
+func newSTSGate(t *testing.T, motoURL string) (*stsGate, string) {
+	target, err := url.Parse(motoURL)
+	require.NoError(t, err)
+	g := &stsGate{proxy: httputil.NewSingleHostReverseProxy(target), deny: map[string]bool{}, externalID: map[string]string{}}
+	srv := httptest.NewServer(g)
+	t.Cleanup(srv.Close)
+	return g, srv.URL
+}
+
+func (g *stsGate) refuse(role string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.deny[role] = true
+}
+
+// pin makes role demand externalID ("" removes the condition).
+func (g *stsGate) pin(role, externalID string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if externalID == "" {
+		delete(g.externalID, role)
+		return
+	}
+	g.externalID[role] = externalID
+}
+
+func (g *stsGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	form, _ := url.ParseQuery(string(body))
+	if form.Get("Action") == "AssumeRole" {
+		role := form.Get("RoleArn")
+		g.mu.Lock()
+		denied := g.deny[role]
+		want, pinned := g.externalID[role]
+		g.mu.Unlock()
+		if denied || (pinned && form.Get("ExternalId") != want) {
+			w.Header().Set("Content-Type", "text/xml")
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code>`+
+				`<Message>User: arn:aws:sts::123456789012:assumed-role/caller/s is not authorized to perform: sts:AssumeRole on resource: %s</Message>`+
+				`</Error><RequestId>gate</RequestId></ErrorResponse>`, role)
+			return
+		}
+	}
+	g.proxy.ServeHTTP(w, r)
+}
+
+type env struct {
+	ctx  context.Context
+	s3   *s3.Client
+	cw   *cwlfake.Server
+	f    *faults
+	v    *validate.Validator
+	gate *stsGate
+}
+
+const centralRoleARN = "arn:aws:iam::" + testaws.AccountID + ":role/central-log-distribution"
 
 func newEnv(t *testing.T) *env {
 	ep := testaws.Endpoint(t)
 	cw := cwlfake.Start(t)
+	gate, gateURL := newSTSGate(t, ep)
 	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL": ep, "AWS_REGION": testaws.Region, "AWS_ACCESS_KEY_ID": "testing",
+		"AWS_ENDPOINT_URL_STS": gateURL,
+		"AWS_ENDPOINT_URL":     ep, "AWS_REGION": testaws.Region, "AWS_ACCESS_KEY_ID": "testing",
 		"AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "", "AWS_PROFILE": "",
 		"AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull, "AWS_EC2_METADATA_DISABLED": "true",
 		"AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": cw.URL,
@@ -93,14 +147,14 @@ func newEnv(t *testing.T) *env {
 	cfg, err := config.LoadDefaultConfig(ctx)
 	require.NoError(t, err)
 	m, err := credentials.New(cfg, credentials.Options{
-		CentralRoleARN: "arn:aws:iam::" + testaws.AccountID + ":role/central-log-distribution", S3UsePathStyle: true,
+		CentralRoleARN: centralRoleARN, S3UsePathStyle: true,
 		NegativeTTL: time.Nanosecond,
 	})
 	require.NoError(t, err)
 	f := &faults{Clients: validate.ManagerClients(m)}
 	v, err := validate.New(f, validate.Options{Region: testaws.Region})
 	require.NoError(t, err)
-	return &env{ctx: ctx, s3: testaws.S3(t), cw: cw, f: f, v: v}
+	return &env{ctx: ctx, s3: testaws.S3(t), cw: cw, f: f, v: v, gate: gate}
 }
 
 func cwConfig(group string) tenant.Config {
@@ -162,6 +216,14 @@ func TestValidateCloudWatch(t *testing.T) {
 		assert.Len(t, e.cw.Events("/acme/ok", validate.ValidationStream), 2)
 	})
 
+	t.Run("the ExternalId the trust policy asks for", func(t *testing.T) {
+		c := cwConfig("/acme/pinned")
+		e.gate.pin(c.LogDistributionRoleARN, secretExternalID)
+		defer e.gate.pin(c.LogDistributionRoleARN, "")
+		rep := e.v.Validate(e.ctx, c, true)
+		assert.True(t, rep.OK, "%+v", rep.Steps)
+	})
+
 	t.Run("write=false touches nothing", func(t *testing.T) {
 		before := e.cw.Requests("CreateLogGroup") + e.cw.Requests("PutLogEvents")
 		rep := e.v.Validate(e.ctx, cwConfig("/acme/absent"), false)
@@ -180,11 +242,17 @@ func TestValidateCloudWatch(t *testing.T) {
 		hint     string
 	}{
 		"central role denied": {
-			setup:  func(e *env, c *tenant.Config) { e.f.centralDenied = true },
+			setup:  func(e *env, c *tenant.Config) { e.gate.refuse(centralRoleARN) },
 			failed: validate.StepCentralRole, category: status.CategoryCentralRole, hint: "Platform side",
 		},
-		"customer trust policy or ExternalId wrong": {
-			setup:  func(e *env, c *tenant.Config) { e.f.deniedRole = c.LogDistributionRoleARN },
+		"customer trust policy wants another ExternalId": {
+			setup: func(e *env, c *tenant.Config) {
+				e.gate.pin(c.LogDistributionRoleARN, "the-one-in-the-trust-policy")
+			},
+			failed: validate.StepCustomerRole, category: status.CategoryCustomerRole, hint: "ExternalId",
+		},
+		"customer trust policy does not name the central role": {
+			setup:  func(e *env, c *tenant.Config) { e.gate.refuse(c.LogDistributionRoleARN) },
 			failed: validate.StepCustomerRole, category: status.CategoryCustomerRole, hint: "ExternalId",
 		},
 		"group missing and no permission to create it": {
