@@ -1,17 +1,9 @@
 package validate_test
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +17,7 @@ import (
 
 	"github.com/logrouter/logrouter/credentials"
 	"github.com/logrouter/logrouter/internal/cwlfake"
+	"github.com/logrouter/logrouter/internal/stsgate"
 	"github.com/logrouter/logrouter/internal/testaws"
 	"github.com/logrouter/logrouter/status"
 	"github.com/logrouter/logrouter/tenant"
@@ -61,71 +54,13 @@ func (f *faults) S3(ctx context.Context, region string) (validate.S3API, error) 
 	return denyingS3{c, f.putDenied}, nil
 }
 
-// stsGate stands in front of moto's STS and enforces what moto does not: a role that is refused outright
-// (deny), and a trust policy's sts:ExternalId condition (externalID). Refusals are STS's AccessDenied answer, so
-// the credentials package and the classification see exactly what AWS would send; the rest goes to moto.
-type stsGate struct {
-	proxy      *httputil.ReverseProxy
-	mu         sync.Mutex
-	deny       map[string]bool
-	externalID map[string]string
-}
-
-func newSTSGate(t *testing.T, motoURL string) (*stsGate, string) {
-	target, err := url.Parse(motoURL)
-	require.NoError(t, err)
-	g := &stsGate{proxy: httputil.NewSingleHostReverseProxy(target), deny: map[string]bool{}, externalID: map[string]string{}}
-	srv := httptest.NewServer(g)
-	t.Cleanup(srv.Close)
-	return g, srv.URL
-}
-
-func (g *stsGate) refuse(role string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.deny[role] = true
-}
-
-// pin makes role demand externalID ("" removes the condition).
-func (g *stsGate) pin(role, externalID string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if externalID == "" {
-		delete(g.externalID, role)
-		return
-	}
-	g.externalID[role] = externalID
-}
-
-func (g *stsGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	form, _ := url.ParseQuery(string(body))
-	if form.Get("Action") == "AssumeRole" {
-		role := form.Get("RoleArn")
-		g.mu.Lock()
-		denied := g.deny[role]
-		want, pinned := g.externalID[role]
-		g.mu.Unlock()
-		if denied || (pinned && form.Get("ExternalId") != want) {
-			w.Header().Set("Content-Type", "text/xml")
-			w.WriteHeader(http.StatusForbidden)
-			fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code>`+
-				`<Message>User: arn:aws:sts::123456789012:assumed-role/caller/s is not authorized to perform: sts:AssumeRole on resource: %s</Message>`+
-				`</Error><RequestId>gate</RequestId></ErrorResponse>`, role)
-			return
-		}
-	}
-	g.proxy.ServeHTTP(w, r)
-}
-
 type env struct {
 	ctx  context.Context
 	s3   *s3.Client
 	cw   *cwlfake.Server
 	f    *faults
 	v    *validate.Validator
-	gate *stsGate
+	gate *stsgate.Gate
 }
 
 const centralRoleARN = "arn:aws:iam::" + testaws.AccountID + ":role/central-log-distribution"
@@ -133,7 +68,10 @@ const centralRoleARN = "arn:aws:iam::" + testaws.AccountID + ":role/central-log-
 func newEnv(t *testing.T) *env {
 	ep := testaws.Endpoint(t)
 	cw := cwlfake.Start(t)
-	gate, gateURL := newSTSGate(t, ep)
+	gate, err := stsgate.New(ep)
+	require.NoError(t, err)
+	gateURL, stopGate := gate.Serve()
+	t.Cleanup(stopGate)
 	for k, v := range map[string]string{
 		"AWS_ENDPOINT_URL_STS": gateURL,
 		"AWS_ENDPOINT_URL":     ep, "AWS_REGION": testaws.Region, "AWS_ACCESS_KEY_ID": "testing",
@@ -218,8 +156,8 @@ func TestValidateCloudWatch(t *testing.T) {
 
 	t.Run("the ExternalId the trust policy asks for", func(t *testing.T) {
 		c := cwConfig("/acme/pinned")
-		e.gate.pin(c.LogDistributionRoleARN, secretExternalID)
-		defer e.gate.pin(c.LogDistributionRoleARN, "")
+		e.gate.Pin(c.LogDistributionRoleARN, secretExternalID)
+		defer e.gate.Admit(c.LogDistributionRoleARN)
 		rep := e.v.Validate(e.ctx, c, true)
 		assert.True(t, rep.OK, "%+v", rep.Steps)
 	})
@@ -242,17 +180,17 @@ func TestValidateCloudWatch(t *testing.T) {
 		hint     string
 	}{
 		"central role denied": {
-			setup:  func(e *env, c *tenant.Config) { e.gate.refuse(centralRoleARN) },
+			setup:  func(e *env, c *tenant.Config) { e.gate.Refuse(centralRoleARN) },
 			failed: validate.StepCentralRole, category: status.CategoryCentralRole, hint: "Platform side",
 		},
 		"customer trust policy wants another ExternalId": {
 			setup: func(e *env, c *tenant.Config) {
-				e.gate.pin(c.LogDistributionRoleARN, "the-one-in-the-trust-policy")
+				e.gate.Pin(c.LogDistributionRoleARN, "the-one-in-the-trust-policy")
 			},
 			failed: validate.StepCustomerRole, category: status.CategoryCustomerRole, hint: "ExternalId",
 		},
 		"customer trust policy does not name the central role": {
-			setup:  func(e *env, c *tenant.Config) { e.gate.refuse(c.LogDistributionRoleARN) },
+			setup:  func(e *env, c *tenant.Config) { e.gate.Refuse(c.LogDistributionRoleARN) },
 			failed: validate.StepCustomerRole, category: status.CategoryCustomerRole, hint: "ExternalId",
 		},
 		"group missing and no permission to create it": {
