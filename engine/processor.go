@@ -562,6 +562,9 @@ func (p *Processor) deliver(ctx context.Context, obj ObjectRef, key ObjectKey, d
 		}
 		etag = strings.Trim(aws.ToString(head.ETag), `"`)
 		lastModified = aws.ToTime(head.LastModified)
+		if obj.Size == 0 {
+			obj.Size = aws.ToInt64(head.ContentLength) // copies report what they copied
+		}
 	}
 
 	var cw, cp []*delivery

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -22,6 +24,7 @@ import (
 	"github.com/logrouter/logrouter/credentials"
 	"github.com/logrouter/logrouter/engine"
 	"github.com/logrouter/logrouter/internal/cwlfake"
+	"github.com/logrouter/logrouter/internal/stsgate"
 	"github.com/logrouter/logrouter/internal/testaws"
 	"github.com/logrouter/logrouter/status"
 	"github.com/logrouter/logrouter/tenant"
@@ -34,33 +37,17 @@ func (s staticConfigs) Lookup(_ context.Context, id string) ([]tenant.Config, er
 	return s[id], nil
 }
 
-// clients serves S3 from moto and CloudWatch Logs from the strict fake. A role in broken fails the customer
-// hop with the typed error credentials.Manager returns when STS refuses the assumption (moto does not
-// enforce trust policies or ExternalIds).
+// clients serves S3 from moto and CloudWatch Logs from the strict fake, with static credentials (the tests of
+// role failures go through the credentials manager instead).
 type clients struct {
-	s3     *s3.Client
-	cw     *cwlfake.Server
-	mu     sync.Mutex
-	broken map[string]bool
+	s3 *s3.Client
+	cw *cwlfake.Server
 }
 
 func (c *clients) S3(context.Context, string) (engine.S3API, error) { return c.s3, nil }
 
-func (c *clients) CloudWatchLogs(_ context.Context, roleARN, externalID, tenantID, region string) (batcher.API, string, error) {
-	c.mu.Lock()
-	broken := c.broken[roleARN]
-	c.mu.Unlock()
-	if broken {
-		return nil, "", &credentials.AccessDeniedError{Hop: credentials.HopCustomer, RoleARN: roleARN, TenantID: tenantID,
-			Err: &smithy.GenericAPIError{Code: "AccessDenied", Message: "User: arn:aws:sts::123456789012:assumed-role/central/s is not authorized to perform: sts:AssumeRole on resource: " + roleARN}}
-	}
+func (c *clients) CloudWatchLogs(_ context.Context, _, _, _, region string) (batcher.API, string, error) {
 	return c.cw.Client(), "aws:123456789012:" + region, nil
-}
-
-func (c *clients) setBroken(role string, b bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.broken[role] = b
 }
 
 // itemAtomic makes each UpdateItem atomic, as DynamoDB guarantees and moto_server (threaded, read-modify-write
@@ -97,7 +84,7 @@ func newEnv(t *testing.T) *env {
 	e.table = status.NewTable(itemAtomic{e.ddb, &sync.Mutex{}}, name)
 	e.central = testaws.Name("central")
 	e.bucket(e.central)
-	e.clients = &clients{s3: e.s3, cw: cwlfake.Start(t), broken: map[string]bool{}}
+	e.clients = &clients{s3: e.s3, cw: cwlfake.Start(t)}
 	return e
 }
 
@@ -108,9 +95,13 @@ func (e *env) bucket(name string) {
 
 // processor returns a processor recording into a fresh recorder with a controlled clock.
 func (e *env) processor(now func() time.Time) (*engine.Processor, *status.Recorder) {
+	return e.processorWith(e.clients, now)
+}
+
+func (e *env) processorWith(clients engine.Clients, now func() time.Time) (*engine.Processor, *status.Recorder) {
 	rec, err := status.NewRecorder(e.table, status.RecorderOptions{Now: now})
 	require.NoError(e.t, err)
-	p, err := engine.NewProcessor(e.clients, e.configs, engine.Options{
+	p, err := engine.NewProcessor(clients, e.configs, engine.Options{
 		SourceBuckets: []string{e.central}, Region: testaws.Region, Workers: 4, BreakerThreshold: -1, Status: rec,
 	})
 	require.NoError(e.t, err)
@@ -166,9 +157,28 @@ func TestBrokenCustomerRoleFailsThenHeals(t *testing.T) {
 	role := "arn:aws:iam::210987654321:role/customer-logs"
 	e.configs[id] = []tenant.Config{{TenantID: id, Type: tenant.TypeCloudWatch, LogDistributionRoleARN: role, LogGroupName: "/t/" + id,
 		ExternalID: "s3cr3t-external-id-value"}}
-	e.clients.setBroken(role, true)
+	// The real credential path: the credentials manager assumes the central and then the customer role through
+	// STS (moto behind a gate that enforces the trust policy's ExternalId), and CloudWatch Logs is the strict
+	// fake. The customer's trust policy expects another ExternalId than the config's.
+	gate, err := stsgate.New(testaws.Endpoint(t))
+	require.NoError(t, err)
+	gateURL, stopGate := gate.Serve()
+	t.Cleanup(stopGate)
+	gate.Pin(role, "what-the-trust-policy-says")
+	for k, v := range map[string]string{
+		"AWS_ENDPOINT_URL": testaws.Endpoint(t), "AWS_ENDPOINT_URL_STS": gateURL, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": e.clients.cw.URL,
+		"AWS_REGION": testaws.Region, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "",
+		"AWS_PROFILE": "", "AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull, "AWS_EC2_METADATA_DISABLED": "true",
+	} {
+		t.Setenv(k, v)
+	}
+	cfg, err := config.LoadDefaultConfig(e.ctx)
+	require.NoError(t, err)
+	m, err := credentials.New(cfg, credentials.Options{CentralRoleARN: "arn:aws:iam::" + testaws.AccountID + ":role/central",
+		S3UsePathStyle: true, NegativeTTL: time.Nanosecond})
+	require.NoError(t, err)
 	clk := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
-	p, rec := e.processor(clk.now)
+	p, rec := e.processorWith(engine.ManagerClients(m), clk.now)
 
 	base := time.Now().Add(-time.Minute)
 	for i := range 3 {
@@ -193,8 +203,10 @@ func TestBrokenCustomerRoleFailsThenHeals(t *testing.T) {
 	assert.Nil(t, st.LastSuccess)
 	assert.EqualValues(t, 3, st.Last24h[status.CounterDeliveriesFailed])
 
+	assert.Equal(t, 3, gate.Refusals(), "each delivery asked STS")
+
 	// The customer fixes the trust policy: the next delivery succeeds and the next flush shows it.
-	e.clients.setBroken(role, false)
+	gate.Pin(role, "s3cr3t-external-id-value")
 	clk.advance(time.Second)
 	res := p.ProcessObject(e.ctx, e.put(fmt.Sprintf("c1/%s/app/pod-1/f9.log", id), lines(5, base)))
 	require.Equal(t, engine.OutcomeSuccess, res.Outcome, res.Error)

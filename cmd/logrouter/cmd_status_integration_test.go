@@ -13,11 +13,13 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/logrouter/logrouter/engine"
 	"github.com/logrouter/logrouter/internal/testaws"
 	"github.com/logrouter/logrouter/status"
 	"github.com/logrouter/logrouter/tenant"
@@ -58,6 +60,12 @@ func requireDelivered(t *testing.T, w *engineWorld, table *status.Table, objects
 			assert.Equal(t, 40*objects, r.Get(status.CounterEventsIn))
 		} else {
 			assert.Equal(t, objects, r.Get(status.CounterS3Copies))
+			k, err := engine.ParseObjectKey(w.key)
+			require.NoError(t, err)
+			head, err := w.s3.HeadObject(w.ctx, &s3.HeadObjectInput{Bucket: &w.archive, Key: aws.String(k.DestinationKey(tenant.DefaultBucketPrefix))})
+			if assert.NoError(t, err, "the copy") {
+				assert.Equal(t, objects*aws.ToInt64(head.ContentLength), r.Get(status.CounterS3CopiedBytes))
+			}
 		}
 	}
 }

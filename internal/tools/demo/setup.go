@@ -139,6 +139,7 @@ func (d *demo) startAPI(ctx context.Context, keyID string) (apiClient, error) {
 		"LOGROUTER_TENANT_TABLE="+d.stack["TenantTableName"],
 		"LOGROUTER_API_KEYS_FILE="+keysFile,
 		"LOGROUTER_STATUS_TABLE="+d.stack["StatusTableName"],
+		"LOGROUTER_AUDIT_TABLE="+d.stack["AuditTableName"],
 		"LOGROUTER_CENTRAL_ROLE_ARN="+d.stack["CentralLogDistributionRoleArn"],
 	), nil, "api")
 	if err != nil {
