@@ -50,12 +50,12 @@ bench: ## measure the hot path against this machine's floor into bench/results/ 
 	$(BIN) bench --out bench/results --fakelogs bin/fakelogs --doc BENCHMARKS.md $(BENCHFLAGS)
 
 # Builds bin/logrouter and bin/demo, counting the packages compiled (a cold Go cache compiles ~840 and takes
-# minutes; a warm one prints nothing). Compiler errors pass through; pipefail keeps the build's status.
+# minutes; a warm one relinks only the version-stamped main package). Compiler errors pass through; pipefail keeps the build's status.
 define build-tools
 	@echo "==> building $(BIN) and bin/demo (packages compiled so far are counted; a cold Go cache takes minutes)"
 	@set -o pipefail; { CGO_ENABLED=0 $(GO) build -v -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/logrouter && \
 	  $(GO) build -v -o bin/demo ./internal/tools/demo; } 2>&1 | \
-	  awk '/^[A-Za-z0-9._~\/-]+$$/ {n++; printf "\r    %d packages compiled", n; fflush(); next} {print} END {if (n) print ""}'
+	  awk '/^[A-Za-z0-9._~\/-]+$$/ {n++; printf "\r    packages compiled: %d", n; fflush(); next} {print} END {if (n) print ""}'
 endef
 
 demo: ## the whole pipeline locally against moto: deploy, API, configs, objects, poll, read-back checks (KEEP=1: keep it running)

@@ -187,7 +187,7 @@ func (d *demo) printUsage() error {
 		fmt.Fprintf(out, "     %s\n", l)
 	}
 	fmt.Fprintf(out, "\n  More: logrouter configs status %s (delivery status); logrouter help; examples/README.md;\n", devTenant)
-	fmt.Fprintf(out, "  the S3 examples deliver to the buckets created above.\n")
+	fmt.Fprintf(out, "  the S3 examples name the buckets created above.\n")
 	return nil
 }
 
