@@ -257,12 +257,18 @@ func (j *Jobs) Start(ctx context.Context, tenantID string, req JobRequest) (Job,
 	}})
 	if err != nil {
 		var tce *types.TransactionCanceledException
-		if errors.As(err, &tce) {
-			if id, lerr := j.lockHolder(ctx, tenantID); lerr == nil && id != "" {
-				return Job{}, &JobRunningError{ID: id}
-			}
+		if !errors.As(err, &tce) {
+			return Job{}, fmt.Errorf("record replay job: %w", err)
 		}
-		return Job{}, fmt.Errorf("record replay job: %w", err)
+		id, lerr := j.lockHolder(ctx, tenantID)
+		switch {
+		case lerr != nil || id == "":
+			return Job{}, fmt.Errorf("record replay job: %w", err)
+		case id != job.ID:
+			return Job{}, &JobRunningError{ID: id}
+		}
+		// The lock names this job: an earlier attempt of this same transaction committed (the SDK retries a
+		// request whose answer was lost), and the retry found its own lock.
 	}
 	j.launch(job, spec, JobProgress{})
 	return job, nil
@@ -453,17 +459,27 @@ func (j *Jobs) takeOver(ctx context.Context, tenantID, id string) error {
 		ExpressionAttributeValues: map[string]types.AttributeValue{":me": sv(j.o.Owner), ":lease": nv(now.Add(j.o.Lease).UnixMilli()), ":one": nv(1), ":now": sv(now.Format(time.RFC3339Nano)), ":nowms": nv(now.UnixMilli()), ":running": sv(JobRunning)},
 		ReturnValues:              types.ReturnValueAllNew})
 	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		job, gerr := j.Get(ctx, tenantID, id)
-		if gerr == nil && job.State != JobRunning || errors.Is(gerr, ErrNoJob) {
-			return j.unlist(ctx, tenantID, id) // finished, but its process stopped before unlisting it
+	var it map[string]types.AttributeValue
+	switch {
+	case errors.As(err, &ccf):
+		got, gerr := j.o.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &j.o.Table, Key: key(tenantPK(tenantID), jobSK(id)), ConsistentRead: aws.Bool(true)})
+		if gerr != nil {
+			return gerr
 		}
-		return nil // another process holds it
-	}
-	if err != nil {
+		job, owner, _, derr := decode(got.Item)
+		switch {
+		case len(got.Item) == 0 || derr == nil && job.State != JobRunning:
+			return j.unlist(ctx, tenantID, id) // finished, but its process stopped before unlisting it
+		case derr != nil || owner != j.o.Owner:
+			return derr // another process holds it (nil), or the item is unreadable
+		}
+		it = got.Item // this process's claim committed but its answer was lost: the SDK's retry found it taken
+	case err != nil:
 		return err
+	default:
+		it = out.Attributes
 	}
-	job, _, _, err := decode(out.Attributes)
+	job, _, _, err := decode(it)
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,7 @@ func init() {
 		Flags: func(fs *flagSet) {
 			f := &replayVerbFlags
 			fs.String(&f.since, "since", "LOGROUTER_REPLAY_SINCE", "", "replay: objects written at or after TIME (RFC 3339 or a duration before now: 48h, 7d)")
-			fs.String(&f.until, "until", "LOGROUTER_REPLAY_UNTIL", "", "replay: objects written before TIME (default: now)")
+			fs.String(&f.until, "until", "LOGROUTER_REPLAY_UNTIL", "", "replay: objects written before TIME (default: when the job starts)")
 			fs.String(&f.types, "type", "LOGROUTER_REPLAY_TYPES", "", "replay: comma-separated destination types, cloudwatch and/or s3 (default: both)")
 			fs.String(&f.apps, "application", "LOGROUTER_REPLAY_APPLICATIONS", "", "replay: comma-separated applications (default: all)")
 			fs.String(&f.clusters, "cluster", "LOGROUTER_REPLAY_CLUSTERS", "", "replay: comma-separated clusters (default: all)")
