@@ -158,7 +158,7 @@ type Processor struct {
 	buckets map[string]bool
 	stream  streamTemplate
 	sched   TenantScheduler
-	owner   string // this process's lease owner id
+	owner   string         // this process's lease owner id
 	objects *tenantLimiter // one delivery per object at a time: duplicate notifications wait, then skip
 	breaker *breaker
 	m       *Metrics
@@ -524,7 +524,7 @@ type delivery struct {
 	key     string // identity of the destination within the object
 	brk     string // circuit breaker key
 	sink    LogSink
-	leased  bool  // this process holds the delivery's lease
+	leased  bool             // this process holds the delivery's lease
 	skip    int64            // leading events delivered by earlier attempts (not handed to the sink)
 	resume  batcher.AckState // every event delivered by earlier attempts (the sink skips those past skip)
 	added   int64            // events handed to the sink in this attempt
