@@ -246,12 +246,16 @@ func TestAckStateSplitPartlyAccepted(t *testing.T) {
 func TestResumeSkipsAcknowledged(t *testing.T) {
 	// A first attempt is cut off mid-delivery; a second one resumes from its acknowledged set: nothing is
 	// lost, nothing acknowledged is sent again, and only events of the requests cut off are duplicated.
+	// Each attempt talks to a server of its own in front of the same fake, so that closing the first
+	// server (which waits for the requests it is still handling) tells exactly what the first attempt stored.
 	srv := startFake(t)
 	srv.CreateLogStream(testDest.LogGroup, testDest.LogStream)
 	srv.SetLatency(20 * time.Millisecond)
+	firstSrv := cwlfake.NewServer(srv.Fake)
+	defer firstSrv.Close()
 	evs := interleavedStream(12000)
 	ctx, cancel := context.WithCancel(context.Background())
-	b1 := New(ctx, srv.Client(), "s", testDest, testOptions)
+	b1 := New(ctx, firstSrv.Client(), "s", testDest, testOptions)
 	var once sync.Once
 	for i, ev := range evs {
 		if i > 0 && i%500 == 0 && srv.EventCount() > 3000 {
@@ -270,7 +274,8 @@ func TestResumeSkipsAcknowledged(t *testing.T) {
 	if st.Prefix >= int64(len(evs)) || st.Count() == 0 {
 		t.Fatalf("first attempt acknowledged %+v (result %+v): not a mid-delivery cut", st, first)
 	}
-	storedBefore := settled(srv)
+	firstSrv.Close() // returns once every request of the first attempt has been handled
+	storedBefore := srv.EventCount()
 
 	b2 := newBatcher(t, srv, func(o *Options) { o.Resume = st; o.AttemptTimeout = 5 * time.Second })
 	res := deliver(t, b2, evs[st.Prefix:])
@@ -316,20 +321,6 @@ func TestResumeSkipsAcknowledged(t *testing.T) {
 		t.Fatalf("%d events re-sent (bound %d); the first attempt stored %d and acknowledged %d", dup, bound, storedBefore, st.Count())
 	}
 	t.Logf("cut at prefix %d with %d ranges, %d acknowledged; %d events re-sent", st.Prefix, len(st.Ranges), st.Count(), dup)
-}
-
-// settled waits until the fake stores nothing more (a handler may finish a request whose client has gone)
-// and returns the stored event count.
-func settled(srv *cwlfake.Server) int64 {
-	n := srv.EventCount()
-	for {
-		time.Sleep(100 * time.Millisecond)
-		m := srv.EventCount()
-		if m == n {
-			return n
-		}
-		n = m
-	}
 }
 
 func TestInvalidResume(t *testing.T) {
