@@ -9,7 +9,7 @@ BIN := bin/logrouter
 GOFILES = $(shell git ls-files --cached --others --exclude-standard '*.go')
 TEST_TIMEOUT ?= 25m
 
-.PHONY: help build test fmt-check vet lint unit bench clean lambda image demo dev
+.PHONY: help build test test-stress fmt-check vet lint unit bench clean lambda image demo dev
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -31,18 +31,31 @@ lint: ## staticcheck, pinned, run through go run
 unit: ## unit and integration tests with the race detector; starts and stops moto_server
 	$(GO) run ./internal/tools/withmoto -- $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
+# Integration suites under CPU contention: one busy-loop competitor per core, each GOMAXPROCS value in turn,
+# every test three times. Tests that depend on timing fail here long before they fail in CI.
+STRESS_PKGS ?= ./engine/... ./batcher/... ./internal/cwlfake/... ./cmd/logrouter/...
+STRESS_PROCS ?= 1 2 4
+test-stress: ## integration suites under CPU contention (busy loop per core, GOMAXPROCS 1/2/4, -count=3); slow, outside `make test`
+	@set -e; pids=""; trap 'kill $$pids 2>/dev/null || true' EXIT; \
+	for i in $$(seq $$(nproc)); do ( while :; do :; done ) & pids="$$pids $$!"; done; \
+	echo "test-stress: $$(nproc) busy-loop competitors ($$pids)"; \
+	for p in $(STRESS_PROCS); do \
+	  echo "test-stress: GOMAXPROCS=$$p"; \
+	  GOMAXPROCS=$$p $(GO) run ./internal/tools/withmoto -- $(GO) test -race -count=3 -timeout $(TEST_TIMEOUT) $(STRESS_PKGS); \
+	done
+
 bench: ## measure the hot path against this machine's floor into bench/results/ (BENCHFLAGS=--quick for a short run)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/logrouter
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/fakelogs ./internal/tools/fakelogs
 	$(BIN) bench --out bench/results --fakelogs bin/fakelogs --doc BENCHMARKS.md $(BENCHFLAGS)
 
 # Builds bin/logrouter and bin/demo, counting the packages compiled (a cold Go cache compiles ~840 and takes
-# minutes; a warm one prints nothing). Compiler errors pass through; pipefail keeps the build's status.
+# minutes; a warm one relinks only the version-stamped main package). Compiler errors pass through; pipefail keeps the build's status.
 define build-tools
 	@echo "==> building $(BIN) and bin/demo (packages compiled so far are counted; a cold Go cache takes minutes)"
 	@set -o pipefail; { CGO_ENABLED=0 $(GO) build -v -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/logrouter && \
 	  $(GO) build -v -o bin/demo ./internal/tools/demo; } 2>&1 | \
-	  awk '/^[A-Za-z0-9._~\/-]+$$/ {n++; printf "\r    %d packages compiled", n; fflush(); next} {print} END {if (n) print ""}'
+	  awk '/^[A-Za-z0-9._~\/-]+$$/ {n++; printf "\r    packages compiled: %d", n; fflush(); next} {print} END {if (n) print ""}'
 endef
 
 demo: ## the whole pipeline locally against moto: deploy, API, configs, objects, poll, read-back checks (KEEP=1: keep it running)

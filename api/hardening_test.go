@@ -116,6 +116,9 @@ old=`+secretOld+`
 		"scoped key, other tenant write":  {"acme", secretAcme, "POST", "/api/v1/tenants/other/delivery-configs", `{"type":"s3","bucket_name":"x-y-z"}`, false, "tenant"},
 		"scoped key, prefix is no match":  {"acme", secretAcme, "GET", "/api/v1/tenants/team/delivery-configs", "", false, "tenant"},
 		"scoped key, all-tenants route":   {"acme", secretAcme, "GET", "/api/v1/delivery-configs", "", false, "all_tenants"},
+		"scoped key, all-tenants usage":   {"acme", secretAcme, "GET", "/api/v1/usage", "", false, "all_tenants"},
+		"scoped key, its tenant's status": {"acme", secretAcme, "GET", "/api/v1/tenants/acme-corp/status", "", true, ""},
+		"read-only key validates":         {"reader", secretReader, "POST", "/api/v1/tenants/acme/delivery-configs/s3/validate", "", false, "read_only"},
 		"read-only key reads":             {"reader", secretReader, "GET", "/api/v1/delivery-configs", "", true, ""},
 		"read-only key writes":            {"reader", secretReader, "PATCH", "/api/v1/tenants/acme/delivery-configs/s3", `{"enabled":false}`, false, "read_only"},
 		"read-only key deletes":           {"reader", secretReader, "DELETE", "/api/v1/tenants/acme/delivery-configs/s3", "", false, "read_only"},
@@ -322,47 +325,49 @@ func TestAuthFailuresAreRateLimitedPerClient(t *testing.T) {
 	}
 }
 
-// The per-tenant limit applies by operation id, so the routes that call AWS are covered whichever file
-// registers them; here the validation route, without a validator, answers 503 whenever the limit lets a call
-// through to it.
+// The per-tenant limit applies by operation id (AWSOperations), so it covers the validate and replay routes
+// whichever file registers them. Their back ends are not configured here (503): only whether a request reaches
+// the handler matters.
 func TestAWSCallsAreRateLimitedPerTenant(t *testing.T) {
 	clock := &testClock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
 	ts := newOptsServer(t, nil, Options{Now: clock.Now, AWSCallLimit: RateLimit{Burst: 2, Per: time.Minute}})
-	var calls int
-	reached := func(res response) bool {
-		if res.Status == http.StatusServiceUnavailable {
-			calls++
-			return true
-		}
-		return false
-	}
-	path := func(tenantID string) string { return BasePath + "/tenants/" + tenantID + "/delivery-configs/validate" }
+	validatePath := func(tenantID string) string { return BasePath + "/tenants/" + tenantID + "/delivery-configs/validate" }
 	body := `{"type":"s3","bucket_name":"acme-logs"}`
+	reached := func(res response) bool { return res.Status != 429 }
 	for i := 0; i < 2; i++ {
-		if res := ts.doAs(testKeyID, testSecret, "", "POST", path("acme"), body); !reached(res) {
+		if res := ts.doAs(testKeyID, testSecret, "", "POST", validatePath("acme"), body); !reached(res) {
 			t.Fatalf("call %d: %d %s", i+1, res.Status, res.Body)
 		}
 	}
-	res := ts.doAs(testKeyID, testSecret, "", "POST", path("acme"), body)
+	res := ts.doAs(testKeyID, testSecret, "", "POST", validatePath("acme"), body)
 	if res.Status != 429 || res.Header.Get("Retry-After") != "30" {
 		t.Fatalf("third call: %d Retry-After %q %s", res.Status, res.Header.Get("Retry-After"), res.Body)
 	}
-	if res := ts.doAs(testKeyID, testSecret, "", "POST", path("beta"), body); !reached(res) {
+	// The limit is per tenant and shared by the routes that call AWS: the stored-config validation and the
+	// replays of acme are limited too; another tenant is not.
+	if res := ts.doAs(testKeyID, testSecret, "", "POST", BasePath+"/tenants/acme/delivery-configs/s3/validate", ""); res.Status != 429 {
+		t.Fatalf("validate-stored for the same tenant: %d", res.Status)
+	}
+	if res := ts.doAs(testKeyID, testSecret, "", "POST", BasePath+"/tenants/acme/replays", `{}`); res.Status != 429 {
+		t.Fatalf("create-replay for the same tenant: %d %s", res.Status, res.Body)
+	}
+	if res := ts.doAs(testKeyID, testSecret, "", "POST", validatePath("beta"), body); !reached(res) {
 		t.Fatalf("another tenant: %d", res.Status)
 	}
-	if calls != 3 {
-		t.Fatalf("handler ran %d times, want 3", calls)
+	// Routes that do not call AWS are not limited.
+	if res := ts.doAs(testKeyID, testSecret, "", "GET", BasePath+"/tenants/acme/replays", ""); !reached(res) {
+		t.Fatalf("list-replays: %d", res.Status)
 	}
-	// Strict keys apply to this route too, before its rate limit is charged.
-	if res := ts.doAs(testKeyID, testSecret, "", "POST", path("gamma"), `{"type":"s3","Bucket_Name":"x"}`); res.Status != 400 || !strings.Contains(string(res.Body), "body.Bucket_Name") {
-		t.Fatalf("strict keys on the registered route: %d %s", res.Status, res.Body)
+	// Strict keys apply to these routes too, before their rate limit is charged.
+	if res := ts.doAs(testKeyID, testSecret, "", "POST", validatePath("gamma"), `{"type":"s3","Bucket_Name":"x"}`); res.Status != 400 || !strings.Contains(string(res.Body), "body.Bucket_Name") {
+		t.Fatalf("strict keys on the validate route: %d %s", res.Status, res.Body)
 	}
-	if v := testutil.ToFloat64(ts.srv.metrics.rateLimited.WithLabelValues("aws_calls")); v != 1 {
+	if v := testutil.ToFloat64(ts.srv.metrics.rateLimited.WithLabelValues("aws_calls")); v != 3 {
 		t.Fatalf("rate limited{aws_calls} = %v", v)
 	}
 	clock.Advance(30 * time.Second)
 	ts.now = clock.Now()
-	if res := ts.doAs(testKeyID, testSecret, "", "POST", path("acme"), body); !reached(res) {
+	if res := ts.doAs(testKeyID, testSecret, "", "POST", validatePath("acme"), body); !reached(res) {
 		t.Fatalf("after 30s: %d", res.Status)
 	}
 }

@@ -23,7 +23,7 @@ type ReplayJobs interface {
 // notifications for the processors.
 type ReplayRequest struct {
 	Since        string        `json:"since" minLength:"1" maxLength:"64" doc:"Replay objects written at or after this time: RFC 3339, or a duration before now (48h, 90m, 7d)."`
-	Until        string        `json:"until,omitempty" maxLength:"64" doc:"Replay objects written before this time (default: now); same forms as since."`
+	Until        string        `json:"until,omitempty" maxLength:"64" doc:"Replay objects written before this time (default: when the job starts); same forms as since."`
 	Types        []tenant.Type `json:"types,omitempty" maxItems:"2" doc:"Destination types replayed: cloudwatch, s3 (default: both)."`
 	Applications []string      `json:"applications,omitempty" maxItems:"100" doc:"Only these applications (default: all)."`
 	Clusters     []string      `json:"clusters,omitempty" maxItems:"100" doc:"Only these clusters (default: all)."`
@@ -108,6 +108,9 @@ func (s *Server) createReplay(ctx context.Context, in *replayCreateInput) (*repl
 	}
 	if req.Until, err = replay.ParseTime(in.Body.Until, now); err != nil {
 		return nil, fieldError("until", err.Error(), in.Body.Until)
+	}
+	if req.Until.IsZero() {
+		req.Until = now.UTC() // the window is fixed when the job starts, also for its resumptions
 	}
 	job, err := jobs.Start(ctx, in.TenantID, req)
 	var running *replay.JobRunningError

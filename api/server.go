@@ -467,19 +467,28 @@ func (s *Server) listTenant(ctx context.Context, in *TenantParams) (*listOutput,
 	return out, nil
 }
 
+// newConfig completes a request body's config for tenantID (server-set fields cleared, normalised) and
+// validates it.
+func (s *Server) newConfig(tenantID string, c tenant.Config) (tenant.Config, error) {
+	if c.TenantID != "" && c.TenantID != tenantID {
+		return c, fieldError("tenant_id", "must match the tenant_id in the path", c.TenantID)
+	}
+	c.TenantID = tenantID
+	c.CreatedAt, c.UpdatedAt = "", ""
+	c.Normalize()
+	if err := c.Validate(s.opts.Now()); err != nil {
+		return c, validationError(err)
+	}
+	return c, nil
+}
+
 func (s *Server) create(ctx context.Context, in *createInput) (*createOutput, error) {
 	if err := checkTenantPath(in.TenantID); err != nil {
 		return nil, err
 	}
-	c := in.Body
-	if c.TenantID != "" && c.TenantID != in.TenantID {
-		return nil, fieldError("tenant_id", "must match the tenant_id in the path", c.TenantID)
-	}
-	c.TenantID = in.TenantID
-	c.CreatedAt, c.UpdatedAt = "", ""
-	c.Normalize()
-	if err := c.Validate(s.opts.Now()); err != nil {
-		return nil, validationError(err)
+	c, err := s.newConfig(in.TenantID, in.Body)
+	if err != nil {
+		return nil, err
 	}
 	created, err := s.store.Create(ctx, c)
 	s.historyWritten(tenant.OpCreate, err)

@@ -241,7 +241,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	b, _ := json.Marshal(tenant.Config{TenantID: "a", Type: "s3", Enabled: new(bool), DesiredLogs: []string{"a"},
 		Groups: []string{"a"}, TargetRegion: "r", TTL: new(int64), CreatedAt: "c", UpdatedAt: "u",
 		LogDistributionRoleARN: "a", LogGroupName: "g", ExternalID: "e", RetentionInDays: new(int32), KMSKeyID: "k",
-		BucketName: "b", BucketPrefix: "p", SSE: "s"})
+		BucketName: "b", BucketPrefix: "p", SSE: "s", RateLimit: &tenant.RateLimit{EventsPerSecond: 1}})
 	var m map[string]any
 	_ = json.Unmarshal(b, &m)
 	modelFields = keys(m)

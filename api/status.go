@@ -347,15 +347,9 @@ func (s *Server) validateBody(ctx context.Context, in *validateBodyInput) (*vali
 	if err := checkTenantPath(in.TenantID); err != nil {
 		return nil, err
 	}
-	c := in.Body
-	if c.TenantID != "" && c.TenantID != in.TenantID {
-		return nil, fieldError("tenant_id", "must match the tenant_id in the path", c.TenantID)
-	}
-	c.TenantID = in.TenantID
-	c.CreatedAt, c.UpdatedAt = "", ""
-	c.Normalize()
-	if err := c.Validate(s.opts.Now()); err != nil {
-		return nil, validationError(err)
+	c, err := s.newConfig(in.TenantID, in.Body)
+	if err != nil {
+		return nil, err
 	}
 	v, err := s.validator()
 	if err != nil {

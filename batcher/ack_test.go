@@ -246,26 +246,31 @@ func TestAckStateSplitPartlyAccepted(t *testing.T) {
 func TestResumeSkipsAcknowledged(t *testing.T) {
 	// A first attempt is cut off mid-delivery; a second one resumes from its acknowledged set: nothing is
 	// lost, nothing acknowledged is sent again, and only events of the requests cut off are duplicated.
-	// Each attempt talks to a server of its own in front of the same fake, so that closing the first
-	// server (which waits for the requests it is still handling) tells exactly what the first attempt stored.
+	//
+	// The two attempts write to two streams of the group, so that what each attempt stored is told apart by
+	// where it is, not by when it arrived: a request of the first attempt still on its way when the attempt
+	// was cut off may be stored late, and must count as the first attempt's, not as a second-attempt
+	// duplicate.
 	srv := startFake(t)
-	srv.CreateLogStream(testDest.LogGroup, testDest.LogStream)
-	srv.SetLatency(20 * time.Millisecond)
-	firstSrv := cwlfake.NewServer(srv.Fake)
-	defer firstSrv.Close()
+	firstDest, secondDest := testDest, Destination{LogGroup: testDest.LogGroup, LogStream: testDest.LogStream + "-resumed"}
+	srv.CreateLogStream(firstDest.LogGroup, firstDest.LogStream)
+	srv.CreateLogStream(secondDest.LogGroup, secondDest.LogStream)
 	evs := interleavedStream(12000)
 	ctx, cancel := context.WithCancel(context.Background())
-	b1 := New(ctx, firstSrv.Client(), "s", testDest, testOptions)
-	var once sync.Once
-	for i, ev := range evs {
-		if i > 0 && i%500 == 0 && srv.EventCount() > 3000 {
-			once.Do(cancel)
+	b1 := New(ctx, srv.Client(), "s", firstDest, testOptions)
+	// The endpoint stores 3 requests and holds the rest; the attempt is cut off while they wait.
+	srv.HoldPutsAfter(3)
+	go func() {
+		for len(srv.Puts()) < 3 || srv.HeldPuts() == 0 {
+			time.Sleep(time.Millisecond)
 		}
+		cancel()
+	}()
+	for _, ev := range evs {
 		if err := b1.Add(ev); err != nil {
 			break
 		}
 	}
-	cancel()
 	first, err := b1.Close()
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("first attempt: %v", err)
@@ -274,10 +279,12 @@ func TestResumeSkipsAcknowledged(t *testing.T) {
 	if st.Prefix >= int64(len(evs)) || st.Count() == 0 {
 		t.Fatalf("first attempt acknowledged %+v (result %+v): not a mid-delivery cut", st, first)
 	}
-	firstSrv.Close() // returns once every request of the first attempt has been handled
-	storedBefore := srv.EventCount()
+	settled(srv)
+	srv.ReleasePuts()
 
-	b2 := newBatcher(t, srv, func(o *Options) { o.Resume = st; o.AttemptTimeout = 5 * time.Second })
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel2()
+	b2 := New(ctx2, srv.Client(), "test-scope", secondDest, testOptions, func(o *Options) { o.Resume = st; o.AttemptTimeout = 5 * time.Second })
 	res := deliver(t, b2, evs[st.Prefix:])
 	if res.Acked != int64(len(evs))-st.Prefix || res.Stats.Resumed != st.Count()-st.Prefix {
 		t.Fatalf("second attempt %+v, resumed from %+v", res, st)
@@ -291,12 +298,12 @@ func TestResumeSkipsAcknowledged(t *testing.T) {
 	}
 	firstLife := make([]int, len(evs))
 	secondLife := make([]int, len(evs))
-	for _, e := range srv.Events(testDest.LogGroup, testDest.LogStream) {
-		if e.Seq <= storedBefore {
-			firstLife[idx[e.Message]]++
-		} else {
-			secondLife[idx[e.Message]]++
-		}
+	first1 := srv.Events(firstDest.LogGroup, firstDest.LogStream)
+	for _, e := range first1 {
+		firstLife[idx[e.Message]]++
+	}
+	for _, e := range srv.Events(secondDest.LogGroup, secondDest.LogStream) {
+		secondLife[idx[e.Message]]++
 	}
 	dup := 0
 	for i := range evs {
@@ -317,10 +324,20 @@ func TestResumeSkipsAcknowledged(t *testing.T) {
 	}
 	// Only requests in flight at the cut may have been stored without acknowledgement: at most MaxInFlight
 	// requests of about 1,100 of these events, and exactly the stored events outside the acknowledged set.
-	if bound := 4 * (MaxRequestBytes / (906 + EventOverhead)); dup > bound || int64(dup) != storedBefore-st.Count() {
-		t.Fatalf("%d events re-sent (bound %d); the first attempt stored %d and acknowledged %d", dup, bound, storedBefore, st.Count())
+	if bound := 4 * (MaxRequestBytes / (906 + EventOverhead)); dup > bound || int64(dup) != int64(len(first1))-st.Count() {
+		t.Fatalf("%d events re-sent (bound %d); the first attempt stored %d and acknowledged %d", dup, bound, len(first1), st.Count())
 	}
 	t.Logf("cut at prefix %d with %d ranges, %d acknowledged; %d events re-sent", st.Prefix, len(st.Ranges), st.Count(), dup)
+}
+
+// settled waits until the fake handles no request (requests held when their client went away are
+// abandoned, the others answered: nothing more of the cut attempt can be stored) and returns the stored
+// event count.
+func settled(srv *cwlfake.Server) int64 {
+	for srv.Active() != 0 {
+		time.Sleep(time.Millisecond)
+	}
+	return srv.EventCount()
 }
 
 func TestInvalidResume(t *testing.T) {

@@ -37,16 +37,15 @@ func TestRetryStopsOnContext(t *testing.T) {
 	throttled := &smithy.GenericAPIError{Code: "ThrottlingException"}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := RetryPolicy{MaxAttempts: 100, BaseDelay: time.Hour, MaxDelay: time.Hour}
-	calls := 0
-	done := make(chan struct{})
+	done, attempted := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		n, err := retry(ctx, nil, p, func(int) error { calls++; return throttled })
+		n, err := retry(ctx, nil, p, func(int) error { close(attempted); return throttled })
 		if n != 1 || !errors.Is(err, throttled) {
 			t.Errorf("retry returned %d, %v", n, err)
 		}
 	}()
-	time.Sleep(20 * time.Millisecond)
+	<-attempted // the first attempt failed; retry now waits an hour unless cancelled
 	cancel()
 	select {
 	case <-done:

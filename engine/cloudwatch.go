@@ -228,7 +228,7 @@ func (p *Processor) streamObject(ctx context.Context, src S3API, obj ObjectRef, 
 			default:
 				d.res.set(readStatus) // success, or corrupt: everything readable was delivered
 				p.saveProgress(ctx, d, Progress{Done: true, Acked: acked.Prefix})
-				p.observeLatency(tenant.TypeCloudWatch, lastModified)
+				p.observeLatency(tenant.TypeCloudWatch, obj, lastModified)
 				return
 			}
 			if !acked.Equal(d.saved) {
@@ -306,8 +306,10 @@ func (d *delivery) ackState(closed *batcher.Result) batcher.AckState {
 	return batcher.AckState{Prefix: d.skip + n}
 }
 
-func (p *Processor) observeLatency(t tenant.Type, from time.Time) {
-	if from.IsZero() {
+// observeLatency records how long after it was written an object reached a destination; replays (old
+// objects by design) are left out, so that they do not set off the latency alert.
+func (p *Processor) observeLatency(t tenant.Type, obj ObjectRef, from time.Time) {
+	if from.IsZero() || obj.Replay != nil {
 		return
 	}
 	p.count(func(m *Metrics) { m.Latency.WithLabelValues(string(t)).Observe(p.o.Now().Sub(from).Seconds()) })

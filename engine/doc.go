@@ -10,6 +10,11 @@
 // set is written each time it grows, so a crash re-sends at most the requests whose acknowledgement had not
 // been recorded yet, normally those in flight).
 //
+// A message may carry a replay marker (Replay: see package replay): it restricts the delivery to the named
+// destination types, sets the CloudWatch out-of-window policy and, when forced, keeps progress under the
+// replay id. It must be authenticated with a replay key (Options.ReplayKeys); a malformed, unsigned or
+// forged marker drops the message as malformed.
+//
 // Poller (SQS long polling), NewLambdaHandler (Lambda SQS events with partial batch failures) and the
 // Processor's Process/Plan methods (manual mode) are the three ways in; NewRuntime wires a Processor from
 // the deployment's Settings.

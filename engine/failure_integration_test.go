@@ -99,10 +99,10 @@ func totalBytes(evs []logEvent) int {
 }
 
 // crashingProgress stands for a process that dies right after persisting its first mid-object checkpoint
-// that acknowledges at least min events: from then on nothing reaches the store, and crash is called.
+// for which ready reports true: from then on nothing reaches the store, and crash is called.
 type crashingProgress struct {
 	ProgressStore
-	min     int64
+	ready   func(Progress) bool
 	crash   func()
 	crashed atomic.Bool
 	mu      sync.Mutex
@@ -113,14 +113,16 @@ func (c *crashingProgress) Put(ctx context.Context, id string, p Progress) error
 	if c.crashed.Load() {
 		return errors.New("process is dead")
 	}
-	if !p.Done && p.ackState().Count() >= c.min {
+	if !p.Done && c.ready(p) {
 		// Die right after this checkpoint: nothing the process does later reaches the store or the endpoint
 		// (in-flight requests are abandoned), this checkpoint is the last durable state.
 		c.crashed.Store(true)
-		c.crash()
 		c.mu.Lock()
 		c.saved = p
 		c.mu.Unlock()
+		err := c.ProgressStore.Put(ctx, id, p)
+		c.crash()
+		return err
 	}
 	return c.ProgressStore.Put(ctx, id, p)
 }
@@ -159,18 +161,13 @@ func setupResumable(t *testing.T, latency time.Duration, interleave bool) (e *e2
 	return e, srv, group, body, want
 }
 
-// settle waits until the fake has stored nothing for quiet (a handler still processes a request whose
-// client has gone; quiet must exceed the fake's latency) and returns how many events and requests it holds.
-func settle(srv *cwlfake.Server, quiet time.Duration) (events int64, puts int) {
-	events = srv.Fake.EventCount()
-	for {
-		time.Sleep(quiet)
-		n := srv.Fake.EventCount()
-		if n == events {
-			return n, len(srv.Fake.Puts())
-		}
-		events = n
-	}
+// settle waits until the fake handles no request (the process that stopped has gone: its held requests
+// are abandoned, its others answered) and returns how many events and requests it stored. Nothing the
+// stopped process sent is stored after that.
+func settle(t *testing.T, srv *cwlfake.Server) (events int64, puts int) {
+	t.Helper()
+	require.Eventually(t, func() bool { return srv.Fake.Active() == 0 }, time.Minute, 5*time.Millisecond, "the endpoint settles")
+	return srv.Fake.EventCount(), len(srv.Fake.Puts())
 }
 
 // checkResent asserts that every event arrived, that nothing in the acknowledged set on record (the last
@@ -240,11 +237,16 @@ func checkExactResume(t *testing.T, srv *cwlfake.Server, want []logEvent, onReco
 	t.Logf("first process: %d requests stored, %d of them unacknowledged in the checkpoint", firstPuts, unacked)
 }
 
+// heldRequests is where the crash tests stop the first process: the endpoint stores this many
+// PutLogEvents requests (about half the object) and holds every later one.
+const heldRequests = 4
+
 func TestE2ECrashMidObjectThenRestart(t *testing.T) {
 	for name, interleave := range map[string]bool{"in time order": false, "interleaved timestamps": true} {
 		t.Run(name, func(t *testing.T) {
-			e, srv, group, _, want := setupResumable(t, 100*time.Millisecond, interleave)
-			// First life: receive the message and die right after the first checkpoint with half the object.
+			e, srv, group, _, want := setupResumable(t, 0, interleave)
+			// First life: receive the message; the endpoint stores heldRequests requests and holds the rest;
+			// the process dies right after the checkpoint that records everything stored.
 			out, err := e.sqs.ReceiveMessage(e.ctx, &sqs.ReceiveMessageInput{QueueUrl: &e.queueURL, MaxNumberOfMessages: 10, VisibilityTimeout: 2, WaitTimeSeconds: 1})
 			require.NoError(t, err)
 			var msg *string
@@ -254,32 +256,39 @@ func TestE2ECrashMidObjectThenRestart(t *testing.T) {
 				}
 			}
 			require.NotNil(t, msg)
+			srv.Fake.HoldPutsAfter(heldRequests)
 			crashCtx, crash := context.WithCancel(e.ctx)
 			var cp *crashingProgress
 			rt := e.runtime(prometheus.NewRegistry(), func(o *Options) {
-				cp = &crashingProgress{ProgressStore: o.Progress, min: 4000, crash: crash}
+				cp = &crashingProgress{ProgressStore: o.Progress, crash: crash, ready: func(p Progress) bool {
+					// Every stored request is acknowledged in this checkpoint (requests are stored whole).
+					return len(srv.Fake.Puts()) == heldRequests && p.ackState().Count() >= srv.Fake.EventCount()
+				}}
 				o.Progress = cp
 			})
 			res := rt.Processor.ProcessMessage(crashCtx, []byte(*msg))
 			require.True(t, cp.crashed.Load(), "the process died mid-object")
 			require.Equal(t, OutcomeRetry, res.Outcome)
 			saved := cp.saved.ackState()
-			require.Positive(t, saved.Count(), "progress was on record before the crash")
+			firstEvents, firstPuts := settle(t, srv)
+			require.Equal(t, heldRequests, firstPuts, "the first life stored exactly the requests let through")
+			require.Equal(t, firstEvents, saved.Count(), "the checkpoint on record holds every stored event")
 			require.Less(t, saved.Count(), int64(len(want)), "the crash happened in the middle of the object")
-			firstEvents, firstPuts := settle(srv, time.Second)
 
 			// Second life: a new process polls until the queue is empty.
+			srv.Fake.ReleasePuts()
 			rt2 := e.runtime(prometheus.NewRegistry())
 			e.pollUntilDrained(rt2, 2*time.Minute)
 			resent := checkResent(t, srv, group, want, saved)
-			assert.LessOrEqual(t, resent, 4*perRequest, "at most the MaxInFlight requests in flight at the crash are re-sent")
+			assert.Zero(t, resent, "everything the first life stored was on record")
 			checkExactResume(t, srv, want, saved, firstEvents, firstPuts, resent)
 		})
 	}
 }
 
 func TestE2ESigtermDuringWork(t *testing.T) {
-	e, srv, group, _, want := setupResumable(t, 300*time.Millisecond, false)
+	e, srv, group, _, want := setupResumable(t, 0, false)
+	srv.Fake.HoldPutsAfter(2)
 	rt := e.runtime(prometheus.NewRegistry())
 	po := e.pollerOptions(rt)
 	po.Grace = 100 * time.Millisecond
@@ -288,14 +297,17 @@ func TestE2ESigtermDuringWork(t *testing.T) {
 	ctx, sigterm := context.WithCancel(e.ctx)
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	require.Eventually(t, func() bool { return len(srv.Fake.Puts()) >= 2 }, time.Minute, 5*time.Millisecond, "delivery under way")
+	require.Eventually(t, func() bool { return len(srv.Fake.Puts()) == 2 && srv.Fake.HeldPuts() > 0 }, time.Minute, 5*time.Millisecond,
+		"delivery under way, held after 2 stored requests")
 	sigterm()
 	require.NoError(t, <-done)
 	require.Equal(t, 1, e.queued(), "the unfinished message is still queued")
 	assert.Equal(t, 1.0, value(rt.Metrics.MessagesRetried.WithLabelValues(string(ReasonInterrupted))))
-	firstEvents, firstPuts := settle(srv, time.Second)
+	firstEvents, firstPuts := settle(t, srv)
+	require.Equal(t, 2, firstPuts)
 
 	// What was acknowledged before the shutdown is on record; the next process resumes there.
+	srv.Fake.ReleasePuts()
 	rec := &recordingProgress{}
 	rt2 := e.runtime(prometheus.NewRegistry(), func(o *Options) { rec.ProgressStore = o.Progress; o.Progress = rec })
 	e.pollUntilDrained(rt2, 2*time.Minute)

@@ -92,7 +92,7 @@ func NewMetrics(reg prometheus.Registerer, tenantLabels bool) *Metrics {
 	f(m.InFlightMessages)
 	m.InFlightObjects = prometheus.NewGauge(prometheus.GaugeOpts{Name: "logrouter_inflight_objects", Help: "Objects being delivered."})
 	f(m.InFlightObjects)
-	m.TenantWaits = counter("tenant_limit_waits_total", "Objects that waited for their tenant's in-flight limit.")
+	m.TenantWaits = counter("tenant_limit_waits_total", "Objects handed back to the queue because their tenant had its share of the workers or was over its rate limit.")
 	if tenantLabels {
 		m.TenantDeliveries = vec("tenant_deliveries_total", "Deliveries per tenant, by destination type and outcome.", "tenant", "type", "outcome")
 		m.TenantEvents = vec("tenant_events_delivered_total", "CloudWatch events delivered per tenant.", "tenant")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -213,6 +214,18 @@ func (p *Poller) handle(ctx context.Context, m types.Message, del *deleter) {
 		p.count(func(mt *Metrics) { mt.MessagesDropped.WithLabelValues(string(res.Reason)).Inc() })
 		p.log.Warn("message dropped", "message_id", aws.ToString(m.MessageId), "reason", string(res.Reason), "error", res.Error)
 		del.add(m)
+	case OutcomeRetry:
+		if res.Reason == ReasonTenantBusy || res.Reason == ReasonRateLimited {
+			// Hand it back: another tenant's message can use the slot; this one is offered again shortly.
+			p.count(func(mt *Metrics) { mt.MessagesRetried.WithLabelValues(string(res.Reason)).Inc() })
+			d := handBackDelay(res.RetryAfter, p.o.Visibility)
+			p.log.Debug("message handed back", "message_id", aws.ToString(m.MessageId), "reason", string(res.Reason), "visible_in", d.String())
+			if err := p.setVisibility(context.WithoutCancel(ctx), m, d); err != nil {
+				p.log.Warn("hand message back", "message_id", aws.ToString(m.MessageId), "error", err.Error())
+			}
+			return
+		}
+		fallthrough
 	default:
 		p.count(func(mt *Metrics) { mt.MessagesRetried.WithLabelValues(string(res.Reason)).Inc() })
 		p.log.Warn("message left for redelivery", "message_id", aws.ToString(m.MessageId), "reason", string(res.Reason),
@@ -222,6 +235,15 @@ func (p *Poller) handle(ctx context.Context, m types.Message, del *deleter) {
 			p.setVisibility(context.WithoutCancel(ctx), m, 0)
 		}
 	}
+}
+
+// handBackDelay is the visibility delay of a handed-back message: after jittered by ±50% (so that handed-back
+// messages do not return together), in whole seconds as SQS takes it, at least 1 s and at most the
+// visibility timeout.
+func handBackDelay(after, visibility time.Duration) time.Duration {
+	after = max(after, time.Second)
+	d := time.Duration(float64(after) * (0.5 + rand.Float64()))
+	return min(max(d.Round(time.Second), time.Second), visibility)
 }
 
 // heartbeat keeps m invisible while it is being processed.

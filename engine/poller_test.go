@@ -157,18 +157,21 @@ func TestPollerDeletesDeliveredAndDropped(t *testing.T) {
 		bodies = append(bodies, []string{"ok", "ok", "drop", "retry"}[i%4])
 	}
 	q := newFakeSQS(bodies...)
-	cancel, done, m := runPoller(t, q, handlerFunc(func(_ context.Context, b []byte) MessageResult { return outcomeOf(b) }),
-		PollerOptions{Workers: 4, Visibility: 30 * time.Second})
-	require.Eventually(t, func() bool { return q.remaining() == 5 }, 5*time.Second, 5*time.Millisecond)
+	var handled atomic.Int64
+	// Deletes wait for full batches (the delay never expires here): 10 by size, the other 8 at shutdown.
+	cancel, done, m := runPoller(t, q, handlerFunc(func(_ context.Context, b []byte) MessageResult { handled.Add(1); return outcomeOf(b) }),
+		PollerOptions{Workers: 4, Visibility: 30 * time.Second, DeleteDelay: time.Hour})
+	require.Eventually(t, func() bool { return handled.Load() == 23 }, time.Minute, 5*time.Millisecond)
 	cancel()
 	require.NoError(t, <-done)
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	assert.Len(t, q.msgs, 5)
 	for _, msg := range q.msgs {
 		assert.Equal(t, "retry", msg.body, "only recoverable messages stay")
 		assert.Equal(t, 1, msg.receives, "left for the visibility timeout, not made visible at once")
 	}
-	assert.Less(t, q.deleteCalls, 18, "deletes are batched")
+	assert.Equal(t, 2, q.deleteCalls, "deletes are batched")
 	assert.Equal(t, 23.0, value(m.MessagesReceived))
 	assert.Equal(t, 18.0, value(m.MessagesDeleted))
 	assert.Equal(t, 6.0, value(m.MessagesDropped.WithLabelValues(string(ReasonKeyLayout))))
@@ -177,29 +180,43 @@ func TestPollerDeletesDeliveredAndDropped(t *testing.T) {
 
 func TestPollerHeartbeatExtendsVisibility(t *testing.T) {
 	q := newFakeSQS("slow")
+	extended := func() int {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return len(q.visibility["m1"])
+	}
+	// The handler runs until the heartbeat has extended the message's visibility once.
 	cancel, done, m := runPoller(t, q, handlerFunc(func(ctx context.Context, _ []byte) MessageResult {
-		time.Sleep(1300 * time.Millisecond)
+		for extended() == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
 		return MessageResult{}
 	}), PollerOptions{Workers: 1, Visibility: 3 * time.Second})
-	require.Eventually(t, func() bool { return q.remaining() == 0 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return q.remaining() == 0 }, time.Minute, 5*time.Millisecond)
 	cancel()
 	<-done
-	assert.Equal(t, []int32{3}, q.visibility["m1"], "one extension by the full timeout after a third of it")
-	assert.Equal(t, 1.0, value(m.Heartbeats))
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	require.NotEmpty(t, q.visibility["m1"])
+	for _, v := range q.visibility["m1"] {
+		assert.Equal(t, int32(3), v, "extended by the full timeout")
+	}
+	assert.Equal(t, float64(len(q.visibility["m1"])), value(m.Heartbeats))
 }
 
 func TestPollerShutdown(t *testing.T) {
 	t.Run("in-flight work finishes within the grace period", func(t *testing.T) {
 		q := newFakeSQS("a", "b")
-		started := make(chan struct{}, 2)
+		started, finish := make(chan struct{}, 2), make(chan struct{})
 		cancel, done, _ := runPoller(t, q, handlerFunc(func(ctx context.Context, _ []byte) MessageResult {
 			started <- struct{}{}
-			time.Sleep(100 * time.Millisecond)
+			<-finish
 			return MessageResult{}
-		}), PollerOptions{Workers: 2, Visibility: 30 * time.Second, Grace: 5 * time.Second})
+		}), PollerOptions{Workers: 2, Visibility: 30 * time.Second, Grace: time.Minute})
 		<-started
 		<-started
 		cancel()
+		close(finish) // both finish after the shutdown began, well within the grace period
 		require.NoError(t, <-done)
 		assert.Zero(t, q.remaining(), "finished messages are deleted before Run returns")
 	})
@@ -240,8 +257,9 @@ func TestLambdaHandler(t *testing.T) {
 				return MessageResult{Outcome: OutcomeRetry, Reason: ReasonInterrupted}
 			}
 			return MessageResult{}
-		}), LambdaOptions{Workers: 1, Reserve: 200 * time.Millisecond})
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		}), LambdaOptions{Workers: 1, Reserve: 500 * time.Millisecond})
+		// The work deadline (1.5s) only has to come after "fast" and "slow" have started.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		resp, err := h(ctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: "a", Body: "fast"}, {MessageId: "b", Body: "slow"}, {MessageId: "c", Body: "fast"}}})
 		require.NoError(t, err)

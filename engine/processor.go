@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/logrouter/logrouter/batcher"
+	"github.com/logrouter/logrouter/fairshare"
 	"github.com/logrouter/logrouter/parser"
 	"github.com/logrouter/logrouter/tenant"
 )
@@ -37,6 +38,14 @@ type Clients interface {
 // ConfigSource returns a tenant's enabled, valid delivery configs (none: an empty slice and nil error).
 type ConfigSource interface {
 	Lookup(ctx context.Context, tenantID string) ([]tenant.Config, error)
+}
+
+// TenantScheduler hands the processor's workers out between tenants (a *fairshare.Scheduler).
+type TenantScheduler interface {
+	// Acquire grants a worker, or answers at once that the tenant is busy or rate-limited (see fairshare).
+	Acquire(ctx context.Context, tenantID string, limit tenant.RateLimit) (fairshare.Release, fairshare.Decision, time.Duration, error)
+	// Wait waits for the rate limit and a worker.
+	Wait(ctx context.Context, tenantID string, limit tenant.RateLimit) (fairshare.Release, error)
 }
 
 // LogSink delivers one object's events to one CloudWatch destination (a *batcher.Batcher).
@@ -70,8 +79,17 @@ type Options struct {
 	LogStreamTemplate string
 	// Workers bounds objects delivered at once across all tenants (default 2 × CPUs).
 	Workers int
-	// TenantInFlight bounds one tenant's objects in flight (default max(1, Workers/2)).
+	// TenantInFlight is one tenant's share of the workers while another tenant waits (default
+	// max(1, Workers/2)); a tenant alone may use every worker.
 	TenantInFlight int
+	// HandBack: an object whose tenant is at its share or over its rate limit is answered at once with
+	// OutcomeRetry (ReasonTenantBusy, ReasonRateLimited) and a RetryAfter, instead of waiting for a worker,
+	// so that the poller hands its message back to the queue rather than hold a slot another tenant could
+	// use. Without it (manual runs, Lambda, replays) objects wait.
+	HandBack bool
+	// Scheduler shares the workers between tenants (default: a fairshare.Scheduler of Workers and
+	// TenantInFlight).
+	Scheduler TenantScheduler
 	// BreakerThreshold consecutive AccessDenied errors for one tenant's role or bucket open its circuit
 	// breaker for BreakerCooldown (defaults 3 and 30s; a negative threshold disables the breaker).
 	BreakerThreshold int
@@ -131,9 +149,8 @@ type Processor struct {
 	o       Options
 	buckets map[string]bool
 	stream  streamTemplate
-	limiter *tenantLimiter
+	sched   TenantScheduler
 	objects *tenantLimiter // one delivery per object at a time: duplicate notifications wait, then skip
-	workers chan struct{}
 	breaker *breaker
 	m       *Metrics
 	log     *slog.Logger
@@ -188,14 +205,20 @@ func NewProcessor(clients Clients, configs ConfigSource, opts Options) (*Process
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
+	if o.Scheduler == nil {
+		s, err := fairshare.New(fairshare.Options{Workers: o.Workers, Share: o.TenantInFlight, Now: o.Now})
+		if err != nil {
+			return nil, err
+		}
+		o.Scheduler = s
+	}
 	tpl, _ := parseStreamTemplate(o.LogStreamTemplate)
 	p := &Processor{
 		clients: clients, configs: configs, o: o,
 		buckets: map[string]bool{},
 		stream:  tpl,
-		limiter: newTenantLimiter(o.TenantInFlight),
+		sched:   o.Scheduler,
 		objects: newTenantLimiter(1),
-		workers: make(chan struct{}, o.Workers),
 		breaker: newBreaker(o.BreakerThreshold, o.BreakerCooldown, o.Now),
 		m:       o.Metrics,
 		log:     o.Logger,
@@ -209,14 +232,19 @@ func NewProcessor(clients Clients, configs ConfigSource, opts Options) (*Process
 // Workers is the number of objects the processor delivers at once.
 func (p *Processor) Workers() int { return p.o.Workers }
 
+// HandsBack reports whether busy tenants' objects are answered at once (Options.HandBack).
+func (p *Processor) HandsBack() bool { return p.o.HandBack }
+
 // MessageResult is the outcome of one SQS message: the worst of its records'.
 type MessageResult struct {
-	Outcome Outcome        `json:"outcome"`
-	Reason  Reason         `json:"reason,omitempty"`
-	Error   string         `json:"error,omitempty"`
-	Test    bool           `json:"test_event,omitempty"`
-	Objects []ObjectResult `json:"objects,omitempty"`
-	Err     error          `json:"-"`
+	Outcome Outcome `json:"outcome"`
+	Reason  Reason  `json:"reason,omitempty"`
+	Error   string  `json:"error,omitempty"`
+	// RetryAfter: for ReasonTenantBusy and ReasonRateLimited, when to offer the message again.
+	RetryAfter time.Duration  `json:"retry_after,omitempty"`
+	Test       bool           `json:"test_event,omitempty"`
+	Objects    []ObjectResult `json:"objects,omitempty"`
+	Err        error          `json:"-"`
 }
 
 // ObjectResult is the outcome of one object: the worst of its destinations'.
@@ -229,10 +257,12 @@ type ObjectResult struct {
 	Reason      Reason  `json:"reason,omitempty"`
 	Error       string  `json:"error,omitempty"`
 	Filtered    int     `json:"filtered_configs,omitempty"`
-	ReplayID    string  `json:"replay_id,omitempty"`
-	NotReplayed int     `json:"not_replayed_configs,omitempty"` // configs of types the replay does not name
-	EventsRead  int64   `json:"events_read"`
-	BytesRead   int64   `json:"bytes_read"`
+	// RetryAfter: for ReasonTenantBusy and ReasonRateLimited, when to offer the object again.
+	RetryAfter  time.Duration `json:"retry_after,omitempty"`
+	ReplayID    string        `json:"replay_id,omitempty"`
+	NotReplayed int           `json:"not_replayed_configs,omitempty"` // configs of types the replay does not name
+	EventsRead  int64         `json:"events_read"`
+	BytesRead   int64         `json:"bytes_read"`
 	// BytesUncompressed is the decoded size of what was read; OversizedLines the lines skipped as too long.
 	BytesUncompressed int64               `json:"bytes_uncompressed,omitempty"`
 	OversizedLines    int64               `json:"oversized_lines,omitempty"`
@@ -333,6 +363,7 @@ func (p *Processor) processMessage(ctx context.Context, body []byte, dry bool) M
 	wg.Wait()
 	for _, o := range res.Objects {
 		worst = worst.worse(o.status())
+		res.RetryAfter = max(res.RetryAfter, o.RetryAfter)
 	}
 	res.set(worst)
 	return res
@@ -351,8 +382,9 @@ func (p *Processor) PlanObject(ctx context.Context, obj ObjectRef) ObjectResult 
 func (p *Processor) processObject(ctx context.Context, obj ObjectRef, dry bool) (res ObjectResult) {
 	start := p.o.Now()
 	res = ObjectResult{Bucket: obj.Bucket, Key: obj.Key, Destinations: []DestinationResult{}}
+	handedBack := false // not attempted: counted by the poller, neither logged nor recorded as a delivery
 	defer func() {
-		if !dry {
+		if !dry && !handedBack {
 			p.observeObject(&res, p.o.Now().Sub(start))
 			if p.o.Status != nil {
 				p.o.Status.RecordObject(res)
@@ -433,22 +465,31 @@ func (p *Processor) processObject(ctx context.Context, obj ObjectRef, dry bool) 
 		return res
 	}
 	defer releaseObj()
-	release, waited, err := p.limiter.acquire(ctx, key.TenantID)
-	if waited {
-		p.count(func(m *Metrics) { m.TenantWaits.Inc() })
+	limit := tenant.EffectiveRateLimit(active)
+	var release fairshare.Release
+	if p.o.HandBack {
+		var d fairshare.Decision
+		var after time.Duration
+		release, d, after, err = p.sched.Acquire(ctx, key.TenantID, limit)
+		if err == nil && d != fairshare.Granted {
+			p.count(func(m *Metrics) { m.TenantWaits.Inc() })
+			reason := ReasonTenantBusy
+			if d == fairshare.RateLimited {
+				reason = ReasonRateLimited
+			}
+			res.set(status{OutcomeRetry, reason, fmt.Errorf("tenant %q: %s, offered again in %s", key.TenantID, d, after.Round(time.Millisecond))})
+			res.RetryAfter = after
+			handedBack = true
+			return res
+		}
+	} else {
+		release, err = p.sched.Wait(ctx, key.TenantID, limit)
 	}
 	if err != nil {
 		res.set(status{OutcomeRetry, ReasonInterrupted, err})
 		return res
 	}
-	defer release()
-	select {
-	case p.workers <- struct{}{}:
-		defer func() { <-p.workers }()
-	case <-ctx.Done():
-		res.set(status{OutcomeRetry, ReasonInterrupted, ctx.Err()})
-		return res
-	}
+	defer func() { release(res.EventsRead, res.BytesRead) }()
 	p.count(func(m *Metrics) { m.InFlightObjects.Inc() })
 	defer p.count(func(m *Metrics) { m.InFlightObjects.Dec() })
 
@@ -521,6 +562,9 @@ func (p *Processor) deliver(ctx context.Context, obj ObjectRef, key ObjectKey, d
 		}
 		etag = strings.Trim(aws.ToString(head.ETag), `"`)
 		lastModified = aws.ToTime(head.LastModified)
+		if obj.Size == 0 {
+			obj.Size = aws.ToInt64(head.ContentLength) // copies report what they copied
+		}
 	}
 
 	var cw, cp []*delivery

@@ -183,25 +183,6 @@ func parseReplay(raw []byte) (*Replay, error) {
 	return &r, nil
 }
 
-// replayRecord is the part of an S3 event record a replay message carries.
-type replayRecord struct {
-	EventVersion string `json:"eventVersion"`
-	EventSource  string `json:"eventSource"`
-	EventName    string `json:"eventName"`
-	EventTime    string `json:"eventTime,omitempty"`
-	S3           struct {
-		Bucket struct {
-			Name string `json:"name"`
-		} `json:"bucket"`
-		Object struct {
-			Key       string `json:"key"`
-			Size      int64  `json:"size"`
-			ETag      string `json:"eTag,omitempty"`
-			VersionID string `json:"versionId,omitempty"`
-		} `json:"object"`
-	} `json:"s3"`
-}
-
 // ReplayEventName is the eventName of a replay message's records.
 const ReplayEventName = "ObjectCreated:Replay"
 
@@ -218,10 +199,10 @@ func EncodeReplayMessage(r Replay, keyID string, secret []byte, objs []ObjectRef
 		return nil, errors.New("a replay message needs a signing key")
 	}
 	SignReplay(&r, keyID, secret, objs)
-	recs := make([]replayRecord, len(objs))
+	recs := make([]s3Record, len(objs))
 	for i, o := range objs {
 		rec := &recs[i]
-		rec.EventVersion, rec.EventSource, rec.EventName = "2.1", "aws:s3", ReplayEventName
+		rec.EventSource, rec.EventName = "aws:s3", ReplayEventName
 		if !o.EventTime.IsZero() {
 			rec.EventTime = o.EventTime.UTC().Format(time.RFC3339Nano)
 		}
@@ -232,7 +213,7 @@ func EncodeReplayMessage(r Replay, keyID string, secret []byte, objs []ObjectRef
 		rec.S3.Object.VersionID = o.VersionID
 	}
 	return json.Marshal(struct {
-		Records []replayRecord `json:"Records"`
-		Replay  Replay         `json:"logrouterReplay"`
+		Records []s3Record `json:"Records"`
+		Replay  Replay     `json:"logrouterReplay"`
 	}{recs, r})
 }

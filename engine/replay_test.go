@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -102,8 +104,10 @@ func TestReplayTypesForceAndPolicy(t *testing.T) {
 	w.s3.objects["central/"+key1] = vectorObject("x", 5)
 	w.configs["acme"] = []tenant.Config{s3Config("acme", "archive"), cwConfig("acme", "/acme/app", "arn:aws:iam::1:role/r")}
 	var policies []batcher.Policy
+	reg := prometheus.NewRegistry()
 	p := w.processor(t, func(o *Options) {
 		o.ReplayKeys = replayKeys
+		o.Metrics = NewMetrics(reg, false)
 		o.NewSink = func(ctx context.Context, c batcher.API, scope string, d batcher.Destination, fns ...func(*batcher.Options)) LogSink {
 			var bo batcher.Options
 			for _, f := range fns {
@@ -146,6 +150,7 @@ func TestReplayTypesForceAndPolicy(t *testing.T) {
 	assert.Len(t, sinks[1].events, 5)
 	assert.Equal(t, []batcher.Policy{batcher.PolicyClamp, batcher.PolicyDrop}, policies)
 	assert.Len(t, w.s3.copies, 1, "S3 was not named")
+	assert.EqualValues(t, 1, latencySamples(t, p, tenant.TypeCloudWatch), "a replay does not feed the latency histogram")
 
 	// A replay for S3 only, after the S3 destination's own delivery: nothing to do.
 	s3Only := Replay{V: 1, ID: "r-3", Types: []tenant.Type{tenant.TypeS3}, OutOfWindow: "clamp"}
@@ -153,4 +158,11 @@ func TestReplayTypesForceAndPolicy(t *testing.T) {
 	require.Equal(t, OutcomeSuccess, res.Outcome)
 	assert.True(t, res.Objects[0].Destinations[0].AlreadyDone)
 	assert.Len(t, w.s3.copies, 1)
+}
+
+func latencySamples(t *testing.T, p *Processor, typ tenant.Type) uint64 {
+	t.Helper()
+	var d dto.Metric
+	require.NoError(t, p.m.Latency.WithLabelValues(string(typ)).(prometheus.Metric).Write(&d))
+	return d.GetHistogram().GetSampleCount()
 }

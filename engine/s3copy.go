@@ -126,5 +126,5 @@ func (p *Processor) copyObject(ctx context.Context, obj ObjectRef, key ObjectKey
 	if lastModified.IsZero() {
 		lastModified = obj.EventTime
 	}
-	p.observeLatency(tenant.TypeS3, lastModified)
+	p.observeLatency(tenant.TypeS3, obj, lastModified)
 }

@@ -257,12 +257,18 @@ func (j *Jobs) Start(ctx context.Context, tenantID string, req JobRequest) (Job,
 	}})
 	if err != nil {
 		var tce *types.TransactionCanceledException
-		if errors.As(err, &tce) {
-			if id, lerr := j.lockHolder(ctx, tenantID); lerr == nil && id != "" {
-				return Job{}, &JobRunningError{ID: id}
-			}
+		if !errors.As(err, &tce) {
+			return Job{}, fmt.Errorf("record replay job: %w", err)
 		}
-		return Job{}, fmt.Errorf("record replay job: %w", err)
+		id, lerr := j.lockHolder(ctx, tenantID)
+		switch {
+		case lerr != nil || id == "":
+			return Job{}, fmt.Errorf("record replay job: %w", err)
+		case id != job.ID:
+			return Job{}, &JobRunningError{ID: id}
+		}
+		// The lock names this job: an earlier attempt of this same transaction committed (the SDK retries a
+		// request whose answer was lost), and the retry found its own lock.
 	}
 	j.launch(job, spec, JobProgress{})
 	return job, nil
@@ -453,17 +459,27 @@ func (j *Jobs) takeOver(ctx context.Context, tenantID, id string) error {
 		ExpressionAttributeValues: map[string]types.AttributeValue{":me": sv(j.o.Owner), ":lease": nv(now.Add(j.o.Lease).UnixMilli()), ":one": nv(1), ":now": sv(now.Format(time.RFC3339Nano)), ":nowms": nv(now.UnixMilli()), ":running": sv(JobRunning)},
 		ReturnValues:              types.ReturnValueAllNew})
 	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		job, gerr := j.Get(ctx, tenantID, id)
-		if gerr == nil && job.State != JobRunning || errors.Is(gerr, ErrNoJob) {
-			return j.unlist(ctx, tenantID, id) // finished, but its process stopped before unlisting it
+	var it map[string]types.AttributeValue
+	switch {
+	case errors.As(err, &ccf):
+		got, gerr := j.o.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &j.o.Table, Key: key(tenantPK(tenantID), jobSK(id)), ConsistentRead: aws.Bool(true)})
+		if gerr != nil {
+			return gerr
 		}
-		return nil // another process holds it
-	}
-	if err != nil {
+		job, owner, _, derr := decode(got.Item)
+		switch {
+		case len(got.Item) == 0 || derr == nil && job.State != JobRunning:
+			return j.unlist(ctx, tenantID, id) // finished, but its process stopped before unlisting it
+		case derr != nil || owner != j.o.Owner:
+			return derr // another process holds it (nil), or the item is unreadable
+		}
+		it = got.Item // this process's claim committed but its answer was lost: the SDK's retry found it taken
+	case err != nil:
 		return err
+	default:
+		it = out.Attributes
 	}
-	job, _, _, err := decode(out.Attributes)
+	job, _, _, err := decode(it)
 	if err != nil {
 		return err
 	}
@@ -503,21 +519,19 @@ func (j *Jobs) launch(job Job, spec Spec, base JobProgress) {
 // run enqueues the job's objects, checkpointing as it goes, and records how it ended.
 func (j *Jobs) run(ctx context.Context, job Job, spec Spec, base JobProgress) {
 	p := &Progress{}
+	// mu guards what checkpoints write: next (the last key enqueued) and snap (the counters as of that key,
+	// which a resumption does not list again), and when the last checkpoint was written.
+	var mu sync.Mutex
 	last := j.o.Now()
 	var sinceCkpt int64
 	next := job.NextStartAfter
-	// snap are the counters as of the last batch accepted: they cover exactly the keys up to next, which a
-	// resumption does not list again.
 	var snap JobProgress
-	ckpt := func(lastKey string) {
-		next = lastKey
-		snap = progressOf(p)
-		sinceCkpt++
-		if now := j.o.Now(); now.Sub(last) < j.o.CheckpointEvery && sinceCkpt < 100 { // 100 batches: up to 1,000 objects
-			return
-		}
+	write := func() {
+		mu.Lock()
 		last, sinceCkpt = j.o.Now(), 0
-		cancelled, err := j.checkpoint(ctx, job, base.plus(snap), next)
+		prog, key := base.plus(snap), next
+		mu.Unlock()
+		cancelled, err := j.checkpoint(ctx, job, prog, key)
 		switch {
 		case err != nil:
 			j.o.Logger.Warn("replay job checkpoint", "tenant", job.TenantID, "job", job.ID, "error", err.Error())
@@ -528,9 +542,42 @@ func (j *Jobs) run(ctx context.Context, job Job, spec Spec, base JobProgress) {
 			j.cancel(job.ID, errCancelled)
 		}
 	}
+	ckpt := func(lastKey string) {
+		mu.Lock()
+		next, snap = lastKey, progressOf(p)
+		sinceCkpt++
+		due := j.o.Now().Sub(last) >= j.o.CheckpointEvery || sinceCkpt >= 100 // 100 batches: up to 1,000 objects
+		mu.Unlock()
+		if due {
+			write()
+		}
+	}
+	// A heartbeat renews the lease (and sees cancel requests) while nothing is enqueued: a long listing of
+	// objects outside the window, or a slow queue.
+	hbCtx, stopHB := context.WithCancel(ctx)
+	var hb sync.WaitGroup
+	hb.Go(func() {
+		t := time.NewTicker(max(j.o.CheckpointEvery, time.Second))
+		defer t.Stop()
+		for {
+			select {
+			case <-hbCtx.Done():
+				return
+			case <-t.C:
+			}
+			mu.Lock()
+			due := j.o.Now().Sub(last) >= j.o.CheckpointEvery
+			mu.Unlock()
+			if due {
+				write()
+			}
+		}
+	})
 	o := Options{Lister: j.o.Lister, Queue: j.o.Queue, QueueURL: j.o.QueueURL, KeyID: j.o.KeyID, Secret: j.o.Secret, Rate: j.o.Rate,
 		OnEnqueued: ckpt, Logger: j.o.Logger, Now: j.o.Now, Wait: j.o.Wait}
 	sum, err := Run(ctx, &spec, o, p)
+	stopHB()
+	hb.Wait()
 	prog := base.plus(progressOf(p))
 	if sum.NextStartAfter != "" {
 		next = sum.NextStartAfter

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -293,7 +294,7 @@ func TestReplayInterruptAndContinue(t *testing.T) {
 	assert.True(t, sum.Interrupted)
 	assert.EqualValues(t, 4, sum.Enqueued)
 	assert.Equal(t, keys[3], sum.NextStartAfter)
-	assert.Equal(t, []time.Duration{500 * time.Millisecond, time.Second}, waits.waits, "batches of 2 at 2/s")
+	assert.Equal(t, []time.Duration{time.Second}, waits.waits, "batches of 2 at 2/s: the first leaves at once, the second a second later")
 
 	spec.StartAfter = sum.NextStartAfter
 	require.NoError(t, spec.Validate([]string{w.central}))
@@ -357,4 +358,61 @@ func TestReplayVersionedBucket(t *testing.T) {
 	assert.EqualValues(t, 1, sum.AlreadyDone, "the original delivery of this version is found")
 	assert.Zero(t, sum.Events)
 	w.requireDelivered(group, o, 1)
+}
+
+// cancelAfterObjects cancels a local replay once n objects have been delivered: an interrupt by count.
+type cancelAfterObjects struct {
+	Deliverer
+	n      int32
+	done   atomic.Int32
+	cancel context.CancelFunc
+}
+
+func (c *cancelAfterObjects) ProcessObject(ctx context.Context, obj engine.ObjectRef) engine.ObjectResult {
+	res := c.Deliverer.ProcessObject(ctx, obj)
+	if res.Outcome == engine.OutcomeSuccess && c.done.Add(1) == c.n {
+		c.cancel()
+	}
+	return res
+}
+
+// A local replay interrupted while several objects are in flight reports a continuation key below which
+// everything was delivered; continuing from it delivers every remaining event, and none twice.
+func TestLocalReplayInterruptAndContinue(t *testing.T) {
+	w := newWorld(t)
+	id := testaws.Name("acme")
+	group := "/replay/" + id
+	w.config(tenant.Config{TenantID: id, Type: tenant.TypeCloudWatch, LogDistributionRoleARN: role, LogGroupName: group})
+	p := w.processor()
+	now := time.Now().UTC()
+	var objs []object
+	for i := range 12 {
+		objs = append(objs, w.put(fmt.Sprintf("c%d/%s/app/pod-%d/f.json.gz", i%3, id, i), 20, now.Add(-time.Hour), now.Add(-time.Hour)))
+	}
+	spec := Spec{ID: "r-local", Tenant: id, Bucket: w.central}
+	ctx, cancel := context.WithCancel(w.ctx)
+	sum, err := Run(ctx, &spec, Options{Lister: w, Deliverer: &cancelAfterObjects{Deliverer: p, n: 5, cancel: cancel}, Workers: 3}, nil)
+	require.ErrorIs(t, err, context.Canceled)
+	require.True(t, sum.Interrupted)
+	require.NotEmpty(t, sum.NextStartAfter)
+	keys := make([]string, len(objs))
+	for i, o := range objs {
+		keys[i] = o.key
+	}
+	slices.Sort(keys)
+	cut := slices.Index(keys, sum.NextStartAfter)
+	require.GreaterOrEqual(t, cut, 0)
+	for _, o := range objs {
+		if o.key <= sum.NextStartAfter {
+			w.requireDelivered(group, o, 1) // everything up to the continuation key is there
+		}
+	}
+
+	spec.StartAfter = sum.NextStartAfter
+	sum2, err := Run(w.ctx, &spec, Options{Lister: w, Deliverer: p, Workers: 3}, nil)
+	require.NoError(t, err)
+	assert.EqualValues(t, len(keys)-cut-1, sum2.Matched, "the continuation lists only the keys after the reported one")
+	for _, o := range objs {
+		w.requireDelivered(group, o, 1)
+	}
 }

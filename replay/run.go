@@ -200,6 +200,13 @@ func wait(ctx context.Context, d time.Duration) error {
 	}
 }
 
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 // sendAttempts bounds how often one batch entry is sent before the replay stops.
 const sendAttempts = 5
 
@@ -215,23 +222,25 @@ func enqueue(ctx context.Context, spec *Spec, m engine.Replay, o Options, p *Pro
 		batchMax = max(1, int(o.Rate))
 	}
 	var batch []Object
-	var sent int64 // messages sent so far: the pacing clock
+	due := start // when the next batch may leave
 	var done string
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
 		if o.Rate > 0 {
-			// Message i may leave at start + i/rate: a batch leaves at its last message's slot.
-			slot := start.Add(time.Duration(float64(sent+int64(len(batch))-1) / o.Rate * float64(time.Second)))
-			if err := o.Wait(ctx, slot.Sub(o.Now())); err != nil {
-				return err
+			// A batch of k messages takes k/rate seconds of the budget; time not used (a slow listing) is not
+			// saved up, so no burst ever exceeds one batch.
+			if wait := due.Sub(o.Now()); wait > 0 {
+				if err := o.Wait(ctx, wait); err != nil {
+					return err
+				}
 			}
+			due = later(due, o.Now()).Add(time.Duration(float64(len(batch)) / o.Rate * float64(time.Second)))
 		}
 		if err := sendBatch(ctx, o, m, spec.Bucket, batch); err != nil {
 			return err
 		}
-		sent += int64(len(batch))
 		p.Messages.Add(int64(len(batch)))
 		for _, obj := range batch {
 			p.Handled.Add(1)

@@ -22,4 +22,8 @@
 // operation, smithy API error codes — never from message text; each category has a customer-actionable
 // hint (Hint). Messages are scrubbed of credentials and ExternalIds (Scrub) before they are stored.
 // Health (healthy, failing, idle, unknown) is derived when reading.
+//
+// The last 24 h counters of a status item are hourly attributes (h<YYYYMMDDHH>_<counter>), added like the
+// others; each write removes the hours 25 to 48 hours old. Hours older than that remain only after a
+// silence of more than a day; readers ignore them.
 package status

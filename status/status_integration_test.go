@@ -4,14 +4,19 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -19,6 +24,7 @@ import (
 	"github.com/logrouter/logrouter/credentials"
 	"github.com/logrouter/logrouter/engine"
 	"github.com/logrouter/logrouter/internal/cwlfake"
+	"github.com/logrouter/logrouter/internal/stsgate"
 	"github.com/logrouter/logrouter/internal/testaws"
 	"github.com/logrouter/logrouter/status"
 	"github.com/logrouter/logrouter/tenant"
@@ -31,33 +37,17 @@ func (s staticConfigs) Lookup(_ context.Context, id string) ([]tenant.Config, er
 	return s[id], nil
 }
 
-// clients serves S3 from moto and CloudWatch Logs from the strict fake. A role in broken fails the customer
-// hop with the typed error credentials.Manager returns when STS refuses the assumption (moto does not
-// enforce trust policies or ExternalIds).
+// clients serves S3 from moto and CloudWatch Logs from the strict fake, with static credentials (the tests of
+// role failures go through the credentials manager instead).
 type clients struct {
-	s3     *s3.Client
-	cw     *cwlfake.Server
-	mu     sync.Mutex
-	broken map[string]bool
+	s3 *s3.Client
+	cw *cwlfake.Server
 }
 
 func (c *clients) S3(context.Context, string) (engine.S3API, error) { return c.s3, nil }
 
-func (c *clients) CloudWatchLogs(_ context.Context, roleARN, externalID, tenantID, region string) (batcher.API, string, error) {
-	c.mu.Lock()
-	broken := c.broken[roleARN]
-	c.mu.Unlock()
-	if broken {
-		return nil, "", &credentials.AccessDeniedError{Hop: credentials.HopCustomer, RoleARN: roleARN, TenantID: tenantID,
-			Err: &smithy.GenericAPIError{Code: "AccessDenied", Message: "User: arn:aws:sts::123456789012:assumed-role/central/s is not authorized to perform: sts:AssumeRole on resource: " + roleARN}}
-	}
+func (c *clients) CloudWatchLogs(_ context.Context, _, _, _, region string) (batcher.API, string, error) {
 	return c.cw.Client(), "aws:123456789012:" + region, nil
-}
-
-func (c *clients) setBroken(role string, b bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.broken[role] = b
 }
 
 // itemAtomic makes each UpdateItem atomic, as DynamoDB guarantees and moto_server (threaded, read-modify-write
@@ -94,7 +84,7 @@ func newEnv(t *testing.T) *env {
 	e.table = status.NewTable(itemAtomic{e.ddb, &sync.Mutex{}}, name)
 	e.central = testaws.Name("central")
 	e.bucket(e.central)
-	e.clients = &clients{s3: e.s3, cw: cwlfake.Start(t), broken: map[string]bool{}}
+	e.clients = &clients{s3: e.s3, cw: cwlfake.Start(t)}
 	return e
 }
 
@@ -105,9 +95,13 @@ func (e *env) bucket(name string) {
 
 // processor returns a processor recording into a fresh recorder with a controlled clock.
 func (e *env) processor(now func() time.Time) (*engine.Processor, *status.Recorder) {
+	return e.processorWith(e.clients, now)
+}
+
+func (e *env) processorWith(clients engine.Clients, now func() time.Time) (*engine.Processor, *status.Recorder) {
 	rec, err := status.NewRecorder(e.table, status.RecorderOptions{Now: now})
 	require.NoError(e.t, err)
-	p, err := engine.NewProcessor(e.clients, e.configs, engine.Options{
+	p, err := engine.NewProcessor(clients, e.configs, engine.Options{
 		SourceBuckets: []string{e.central}, Region: testaws.Region, Workers: 4, BreakerThreshold: -1, Status: rec,
 	})
 	require.NoError(e.t, err)
@@ -163,9 +157,28 @@ func TestBrokenCustomerRoleFailsThenHeals(t *testing.T) {
 	role := "arn:aws:iam::210987654321:role/customer-logs"
 	e.configs[id] = []tenant.Config{{TenantID: id, Type: tenant.TypeCloudWatch, LogDistributionRoleARN: role, LogGroupName: "/t/" + id,
 		ExternalID: "s3cr3t-external-id-value"}}
-	e.clients.setBroken(role, true)
+	// The real credential path: the credentials manager assumes the central and then the customer role through
+	// STS (moto behind a gate that enforces the trust policy's ExternalId), and CloudWatch Logs is the strict
+	// fake. The customer's trust policy expects another ExternalId than the config's.
+	gate, err := stsgate.New(testaws.Endpoint(t))
+	require.NoError(t, err)
+	gateURL, stopGate := gate.Serve()
+	t.Cleanup(stopGate)
+	gate.Pin(role, "what-the-trust-policy-says")
+	for k, v := range map[string]string{
+		"AWS_ENDPOINT_URL": testaws.Endpoint(t), "AWS_ENDPOINT_URL_STS": gateURL, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": e.clients.cw.URL,
+		"AWS_REGION": testaws.Region, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "",
+		"AWS_PROFILE": "", "AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull, "AWS_EC2_METADATA_DISABLED": "true",
+	} {
+		t.Setenv(k, v)
+	}
+	cfg, err := config.LoadDefaultConfig(e.ctx)
+	require.NoError(t, err)
+	m, err := credentials.New(cfg, credentials.Options{CentralRoleARN: "arn:aws:iam::" + testaws.AccountID + ":role/central",
+		S3UsePathStyle: true, NegativeTTL: time.Nanosecond})
+	require.NoError(t, err)
 	clk := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
-	p, rec := e.processor(clk.now)
+	p, rec := e.processorWith(engine.ManagerClients(m), clk.now)
 
 	base := time.Now().Add(-time.Minute)
 	for i := range 3 {
@@ -190,8 +203,10 @@ func TestBrokenCustomerRoleFailsThenHeals(t *testing.T) {
 	assert.Nil(t, st.LastSuccess)
 	assert.EqualValues(t, 3, st.Last24h[status.CounterDeliveriesFailed])
 
+	assert.Equal(t, 3, gate.Refusals(), "each delivery asked STS")
+
 	// The customer fixes the trust policy: the next delivery succeeds and the next flush shows it.
-	e.clients.setBroken(role, false)
+	gate.Pin(role, "s3cr3t-external-id-value")
 	clk.advance(time.Second)
 	res := p.ProcessObject(e.ctx, e.put(fmt.Sprintf("c1/%s/app/pod-1/f9.log", id), lines(5, base)))
 	require.Equal(t, engine.OutcomeSuccess, res.Outcome, res.Error)
@@ -316,4 +331,163 @@ func TestConcurrentRecordersCountExactly(t *testing.T) {
 	assert.ElementsMatch(t, rows, listed)
 	_, err = e.table.UsageByDate(e.ctx, "2001-01-01", 1, "bm90LWEtdG9rZW4")
 	assert.ErrorIs(t, err, status.ErrBadToken)
+}
+
+// hooked runs before once, before the first UpdateItem of a status item (after its read), and fails the next
+// failUpdates UpdateItem calls.
+type hooked struct {
+	itemAtomic
+	mu          sync.Mutex
+	before      func()
+	failUpdates int
+}
+
+func (h *hooked) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	h.mu.Lock()
+	var before func()
+	if sk, ok := in.Key["sk"].(*types.AttributeValueMemberS); ok && strings.HasPrefix(sk.Value, "status#") {
+		before, h.before = h.before, nil
+	}
+	fail := h.failUpdates > 0
+	if fail {
+		h.failUpdates--
+	}
+	h.mu.Unlock()
+	if before != nil {
+		before()
+	}
+	if fail {
+		return nil, fmt.Errorf("injected: DynamoDB unavailable")
+	}
+	return h.itemAtomic.UpdateItem(ctx, in, optFns...)
+}
+
+func counterValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if v, ok := labels[lp.GetName()]; ok && v != lp.GetValue() {
+					continue metrics
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
+}
+
+// Another process writes the status item between this process's read and write: the write is refused by its
+// version condition, re-read and merged; nothing is lost and the newer outcome wins.
+func TestStatusWriteConflictMergesIntegration(t *testing.T) {
+	e := newEnv(t)
+	id := testaws.Name("tenant")
+	t0 := time.Now().UTC().Truncate(time.Second)
+	reg := prometheus.NewRegistry()
+	client := &hooked{itemAtomic: itemAtomic{e.ddb, &sync.Mutex{}}}
+	a, err := status.NewRecorder(status.NewTable(client, e.table.Name()), status.RecorderOptions{Now: func() time.Time { return t0 }, Registerer: reg})
+	require.NoError(t, err)
+	b, err := status.NewRecorder(e.table, status.RecorderOptions{Now: func() time.Time { return t0.Add(time.Second) }})
+	require.NoError(t, err)
+	ok := engine.ObjectResult{TenantID: id, Key: "k-ok", Destinations: []engine.DestinationResult{{Type: tenant.TypeCloudWatch, Events: 3}}}
+	denied := &credentials.AccessDeniedError{Hop: credentials.HopCustomer, RoleARN: "arn:aws:iam::1:role/r", Err: &smithy.GenericAPIError{Code: "AccessDenied"}}
+	bad := engine.ObjectResult{TenantID: id, Key: "k-bad", Outcome: engine.OutcomeRetry, Destinations: []engine.DestinationResult{
+		{Type: tenant.TypeCloudWatch, Outcome: engine.OutcomeRetry, Reason: engine.ReasonAccessDenied, Err: denied}}}
+	a.RecordObject(ok)
+	a.RecordObject(ok)
+	b.RecordObject(bad)
+	// b's whole flush happens between a's read of the status item and its write, which then conflicts.
+	client.before = func() { assert.NoError(t, b.Flush(e.ctx)) }
+	require.NoError(t, a.Flush(e.ctx))
+
+	st := e.statusOf(id, tenant.TypeCloudWatch, t0.Add(time.Minute))
+	assert.Equal(t, status.HealthFailing, st.Health, "b's failure is newer than a's successes")
+	assert.EqualValues(t, 1, st.ConsecutiveFailures)
+	assert.EqualValues(t, 2, st.Total[status.CounterDeliveriesOK])
+	assert.EqualValues(t, 1, st.Total[status.CounterDeliveriesFailed])
+	assert.EqualValues(t, 6, st.Last24h[status.CounterEventsDelivered])
+	require.NotNil(t, st.LastSuccess)
+	assert.Equal(t, "k-ok", st.LastSuccess.Key)
+	assert.Equal(t, "k-bad", st.LastFailure.Key)
+	assert.Equal(t, 1.0, counterValue(t, reg, "logrouter_status_writes_total", map[string]string{"kind": "status", "result": "conflict"}))
+}
+
+// A failed flush keeps what it could not write for the next one: counters are neither lost nor doubled.
+func TestFailedFlushIsRetriedIntegration(t *testing.T) {
+	e := newEnv(t)
+	id := testaws.Name("tenant")
+	client := &hooked{itemAtomic: itemAtomic{e.ddb, &sync.Mutex{}}, failUpdates: 2}
+	rec, err := status.NewRecorder(status.NewTable(client, e.table.Name()), status.RecorderOptions{})
+	require.NoError(t, err)
+	obj := engine.ObjectResult{TenantID: id, Key: "k", EventsRead: 5, Destinations: []engine.DestinationResult{{Type: tenant.TypeCloudWatch, Events: 5}}}
+	rec.RecordObject(obj)
+	rec.RecordObject(obj)
+	require.Error(t, rec.Flush(e.ctx), "both writes (usage and status) fail")
+	rec.RecordObject(obj)
+	require.NoError(t, rec.Flush(e.ctx))
+
+	today := time.Now().UTC().Format(time.DateOnly)
+	rows, err := e.table.TenantUsage(e.ctx, id, today, today)
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	assert.EqualValues(t, 3, rows[0].Get(status.CounterObjects))
+	assert.EqualValues(t, 15, rows[0].Get(status.CounterEventsDelivered))
+	st := e.statusOf(id, tenant.TypeCloudWatch, time.Now())
+	assert.EqualValues(t, 3, st.Total[status.CounterDeliveriesOK])
+	assert.Equal(t, status.HealthHealthy, st.Health)
+}
+
+// What the recorder counts, and what it leaves out of the status.
+func TestRecorderAttributionIntegration(t *testing.T) {
+	e := newEnv(t)
+	id := testaws.Name("tenant")
+	rec, err := status.NewRecorder(e.table, status.RecorderOptions{})
+	require.NoError(t, err)
+	srcErr := &smithy.GenericAPIError{Code: "NoSuchKey"}
+	// A source failure before any destination ran applies to each destination.
+	rec.RecordObject(engine.ObjectResult{TenantID: id, Key: "gone", Outcome: engine.OutcomeDropped, Reason: engine.ReasonSourceMissing, Err: srcErr,
+		Destinations: []engine.DestinationResult{{Type: tenant.TypeCloudWatch}, {Type: tenant.TypeS3}}})
+	// Interrupted by shutdown: usage counts the attempt, the status ignores it.
+	rec.RecordObject(engine.ObjectResult{TenantID: id, Key: "cut", Outcome: engine.OutcomeRetry, Reason: engine.ReasonInterrupted,
+		Destinations: []engine.DestinationResult{{Type: tenant.TypeS3, Outcome: engine.OutcomeRetry, Reason: engine.ReasonInterrupted}}})
+	// Done by an earlier attempt, or planned: nothing.
+	rec.RecordObject(engine.ObjectResult{TenantID: id, Key: "done", Destinations: []engine.DestinationResult{{Type: tenant.TypeS3, AlreadyDone: true}}})
+	rec.RecordObject(engine.ObjectResult{TenantID: id, Key: "plan", Destinations: []engine.DestinationResult{{Type: tenant.TypeS3, DryRun: true}}})
+	// Rejected events: a success with a warning.
+	rec.RecordObject(engine.ObjectResult{TenantID: id, Key: "old", EventsRead: 4, Destinations: []engine.DestinationResult{{Type: tenant.TypeCloudWatch, Events: 2,
+		Stats: &batcher.Stats{RejectedTooOld: 2}}}})
+	require.NoError(t, rec.Flush(e.ctx))
+
+	cw := e.statusOf(id, tenant.TypeCloudWatch, time.Now())
+	assert.Equal(t, status.HealthHealthy, cw.Health)
+	require.NotNil(t, cw.LastWarning)
+	assert.Equal(t, status.CategoryEventsRejected, cw.LastWarning.Category)
+	require.NotNil(t, cw.LastFailure)
+	assert.Equal(t, status.CategorySourceBucket, cw.LastFailure.Category)
+	assert.Equal(t, "platform", cw.LastFailure.Side)
+	s3st := e.statusOf(id, tenant.TypeS3, time.Now())
+	assert.Equal(t, status.HealthFailing, s3st.Health)
+	assert.EqualValues(t, 1, s3st.Total[status.CounterDeliveriesFailed], "the interrupted attempt is not a failure")
+	assert.Zero(t, s3st.Total[status.CounterDeliveriesOK], "done and planned results are not deliveries")
+
+	today := time.Now().UTC().Format(time.DateOnly)
+	rows, err := e.table.TenantUsage(e.ctx, id, today, today)
+	require.NoError(t, err)
+	for _, r := range rows {
+		switch r.Type {
+		case tenant.TypeS3:
+			assert.EqualValues(t, 2, r.Get(status.CounterObjects), "the failed and the interrupted attempts")
+			assert.EqualValues(t, 1, r.Get(status.CounterDeliveriesFailed))
+		case tenant.TypeCloudWatch:
+			assert.EqualValues(t, 2, r.Get(status.CounterObjects))
+			assert.EqualValues(t, 2, r.Get(status.CounterRejectedTooOld))
+			assert.EqualValues(t, 4, r.Get(status.CounterEventsIn))
+		}
+	}
 }

@@ -57,6 +57,9 @@ type Config struct {
 	BucketName   string `json:"bucket_name,omitempty" dynamodbav:"bucket_name,omitempty" doc:"s3 (required): the destination bucket."`
 	BucketPrefix string `json:"bucket_prefix,omitempty" dynamodbav:"bucket_prefix,omitempty" doc:"s3: key prefix (default ROSA/cluster-logs/; a trailing / is added)."`
 	SSE          string `json:"sse,omitempty" dynamodbav:"sse,omitempty" enum:"AES256,aws:kms" doc:"s3: server-side encryption of the copies."`
+
+	// RateLimit bounds the tenant's delivery rate (see RateLimit).
+	RateLimit *RateLimit `json:"rate_limit,omitempty" dynamodbav:"rate_limit,omitempty" doc:"Optional: the tenant's delivery rate limit in each processor replica (events/s, bytes/s, burst); the smallest value set on any of the tenant's enabled configs applies. Default none."`
 }
 
 // IsEnabled reports whether the configuration delivers logs (an absent enabled means true).

@@ -99,6 +99,9 @@ func (c Config) Validate(now time.Time) error {
 	if c.TTL != nil && *c.TTL <= now.Unix() {
 		fe.add("ttl", "must be a Unix time in seconds in the future")
 	}
+	if c.RateLimit != nil {
+		c.RateLimit.validate(fe)
+	}
 	if len(fe) == 0 {
 		return nil
 	}

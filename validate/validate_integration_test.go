@@ -17,6 +17,7 @@ import (
 
 	"github.com/logrouter/logrouter/credentials"
 	"github.com/logrouter/logrouter/internal/cwlfake"
+	"github.com/logrouter/logrouter/internal/stsgate"
 	"github.com/logrouter/logrouter/internal/testaws"
 	"github.com/logrouter/logrouter/status"
 	"github.com/logrouter/logrouter/tenant"
@@ -25,29 +26,12 @@ import (
 
 const secretExternalID = "ext-id-that-must-not-leak-42"
 
-// faults wraps the real clients (credentials.Manager against moto and the strict CloudWatch fake) and
-// injects what moto cannot: STS refusing a role (moto does not enforce trust policies or ExternalIds) and a
-// bucket policy refusing PutObject. The errors are the types the real path returns.
+// faults wraps the real clients (credentials.Manager against moto behind an STS gate, and the strict
+// CloudWatch fake) and injects what neither enforces: a bucket policy refusing PutObject, with the error S3
+// returns.
 type faults struct {
 	validate.Clients
-	centralDenied bool
-	deniedRole    string
-	putDenied     string // bucket
-}
-
-func (f *faults) AssumeCentral(ctx context.Context) error {
-	if f.centralDenied {
-		return &credentials.AccessDeniedError{Hop: credentials.HopCentral, RoleARN: "arn:aws:iam::123456789012:role/central", Err: &smithy.GenericAPIError{Code: "AccessDenied"}}
-	}
-	return f.Clients.AssumeCentral(ctx)
-}
-
-func (f *faults) AssumeCustomer(ctx context.Context, roleARN, externalID, tenantID, region string) error {
-	if roleARN == f.deniedRole {
-		return &credentials.AccessDeniedError{Hop: credentials.HopCustomer, RoleARN: roleARN, TenantID: tenantID,
-			Err: &smithy.GenericAPIError{Code: "AccessDenied", Message: "not authorized to perform sts:AssumeRole (ExternalId " + externalID + ")"}}
-	}
-	return f.Clients.AssumeCustomer(ctx, roleARN, externalID, tenantID, region)
+	putDenied string // bucket
 }
 
 type denyingS3 struct {
@@ -71,18 +55,26 @@ func (f *faults) S3(ctx context.Context, region string) (validate.S3API, error) 
 }
 
 type env struct {
-	ctx context.Context
-	s3  *s3.Client
-	cw  *cwlfake.Server
-	f   *faults
-	v   *validate.Validator
+	ctx  context.Context
+	s3   *s3.Client
+	cw   *cwlfake.Server
+	f    *faults
+	v    *validate.Validator
+	gate *stsgate.Gate
 }
+
+const centralRoleARN = "arn:aws:iam::" + testaws.AccountID + ":role/central-log-distribution"
 
 func newEnv(t *testing.T) *env {
 	ep := testaws.Endpoint(t)
 	cw := cwlfake.Start(t)
+	gate, err := stsgate.New(ep)
+	require.NoError(t, err)
+	gateURL, stopGate := gate.Serve()
+	t.Cleanup(stopGate)
 	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL": ep, "AWS_REGION": testaws.Region, "AWS_ACCESS_KEY_ID": "testing",
+		"AWS_ENDPOINT_URL_STS": gateURL,
+		"AWS_ENDPOINT_URL":     ep, "AWS_REGION": testaws.Region, "AWS_ACCESS_KEY_ID": "testing",
 		"AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "", "AWS_PROFILE": "",
 		"AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull, "AWS_EC2_METADATA_DISABLED": "true",
 		"AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": cw.URL,
@@ -93,14 +85,14 @@ func newEnv(t *testing.T) *env {
 	cfg, err := config.LoadDefaultConfig(ctx)
 	require.NoError(t, err)
 	m, err := credentials.New(cfg, credentials.Options{
-		CentralRoleARN: "arn:aws:iam::" + testaws.AccountID + ":role/central-log-distribution", S3UsePathStyle: true,
+		CentralRoleARN: centralRoleARN, S3UsePathStyle: true,
 		NegativeTTL: time.Nanosecond,
 	})
 	require.NoError(t, err)
 	f := &faults{Clients: validate.ManagerClients(m)}
 	v, err := validate.New(f, validate.Options{Region: testaws.Region})
 	require.NoError(t, err)
-	return &env{ctx: ctx, s3: testaws.S3(t), cw: cw, f: f, v: v}
+	return &env{ctx: ctx, s3: testaws.S3(t), cw: cw, f: f, v: v, gate: gate}
 }
 
 func cwConfig(group string) tenant.Config {
@@ -162,6 +154,14 @@ func TestValidateCloudWatch(t *testing.T) {
 		assert.Len(t, e.cw.Events("/acme/ok", validate.ValidationStream), 2)
 	})
 
+	t.Run("the ExternalId the trust policy asks for", func(t *testing.T) {
+		c := cwConfig("/acme/pinned")
+		e.gate.Pin(c.LogDistributionRoleARN, secretExternalID)
+		defer e.gate.Admit(c.LogDistributionRoleARN)
+		rep := e.v.Validate(e.ctx, c, true)
+		assert.True(t, rep.OK, "%+v", rep.Steps)
+	})
+
 	t.Run("write=false touches nothing", func(t *testing.T) {
 		before := e.cw.Requests("CreateLogGroup") + e.cw.Requests("PutLogEvents")
 		rep := e.v.Validate(e.ctx, cwConfig("/acme/absent"), false)
@@ -180,11 +180,17 @@ func TestValidateCloudWatch(t *testing.T) {
 		hint     string
 	}{
 		"central role denied": {
-			setup:  func(e *env, c *tenant.Config) { e.f.centralDenied = true },
+			setup:  func(e *env, c *tenant.Config) { e.gate.Refuse(centralRoleARN) },
 			failed: validate.StepCentralRole, category: status.CategoryCentralRole, hint: "Platform side",
 		},
-		"customer trust policy or ExternalId wrong": {
-			setup:  func(e *env, c *tenant.Config) { e.f.deniedRole = c.LogDistributionRoleARN },
+		"customer trust policy wants another ExternalId": {
+			setup: func(e *env, c *tenant.Config) {
+				e.gate.Pin(c.LogDistributionRoleARN, "the-one-in-the-trust-policy")
+			},
+			failed: validate.StepCustomerRole, category: status.CategoryCustomerRole, hint: "ExternalId",
+		},
+		"customer trust policy does not name the central role": {
+			setup:  func(e *env, c *tenant.Config) { e.gate.Refuse(c.LogDistributionRoleARN) },
 			failed: validate.StepCustomerRole, category: status.CategoryCustomerRole, hint: "ExternalId",
 		},
 		"group missing and no permission to create it": {

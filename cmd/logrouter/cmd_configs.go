@@ -81,7 +81,8 @@ func init() {
 with --api-key-id and the secret from --api-secret-file (a file holding only the secret) or --api-secret.
 Requests are signed with signing version 2, a new request id each. Documents are checked before sending: a
 key that is not exactly a documented field name (names are case-sensitive) is an error naming it.
-Responses are printed as JSON on stdout; an error exits non-zero with the server's message. Flags may follow
+Responses are printed as JSON on stdout (status, usage and validate print a table or checklist; --json: the
+API's JSON; validate exits 1 when a step fails); an error exits non-zero with the server's message. Flags may follow
 the arguments (configs list --page-size 10).`,
 		Setup: func(fs *flagSet) runFunc {
 			var client apiClientFlags

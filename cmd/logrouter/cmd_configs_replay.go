@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/url"
 
 	"github.com/logrouter/logrouter/api"
 	"github.com/logrouter/logrouter/tenant"
@@ -18,21 +17,13 @@ type configsReplayFlags struct {
 
 var replayVerbFlags configsReplayFlags
 
-func replayPath(tenantID string, rest ...string) string {
-	p := api.BasePath + "/tenants/" + url.PathEscape(tenantID) + "/replays"
-	for _, r := range rest {
-		p += "/" + url.PathEscape(r)
-	}
-	return p
-}
-
 func init() {
 	registerConfigsVerb(&configsVerb{
 		verb: verb{Name: "replay", Args: "TENANT_ID", Summary: "start a replay job in the API: enqueue the tenant's objects of --since/--until again (--type, --application, --cluster, --force, --clamp)", MinArgs: 1, MaxArgs: 1},
 		Flags: func(fs *flagSet) {
 			f := &replayVerbFlags
 			fs.String(&f.since, "since", "LOGROUTER_REPLAY_SINCE", "", "replay: objects written at or after TIME (RFC 3339 or a duration before now: 48h, 7d)")
-			fs.String(&f.until, "until", "LOGROUTER_REPLAY_UNTIL", "", "replay: objects written before TIME (default: now)")
+			fs.String(&f.until, "until", "LOGROUTER_REPLAY_UNTIL", "", "replay: objects written before TIME (default: when the job starts)")
 			fs.String(&f.types, "type", "LOGROUTER_REPLAY_TYPES", "", "replay: comma-separated destination types, cloudwatch and/or s3 (default: both)")
 			fs.String(&f.apps, "application", "LOGROUTER_REPLAY_APPLICATIONS", "", "replay: comma-separated applications (default: all)")
 			fs.String(&f.clusters, "cluster", "LOGROUTER_REPLAY_CLUSTERS", "", "replay: comma-separated clusters (default: all)")
@@ -53,19 +44,19 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return call.client.Do(ctx, http.MethodPost, replayPath(call.args[0]), nil, body)
+			return call.client.Do(ctx, http.MethodPost, tenantSubPath(call.args[0], "replays"), nil, body)
 		},
 	})
 	registerConfigsVerb(&configsVerb{
 		verb: verb{Name: "replays", Args: "TENANT_ID [REPLAY_ID]", Summary: "the tenant's replay jobs, or one job's state and progress", MinArgs: 1, MaxArgs: 2},
 		Run: func(ctx context.Context, call *configsCall) ([]byte, error) {
-			return call.client.Do(ctx, http.MethodGet, replayPath(call.args[0], call.args[1:]...), nil, nil)
+			return call.client.Do(ctx, http.MethodGet, tenantSubPath(call.args[0], append([]string{"replays"}, call.args[1:]...)...), nil, nil)
 		},
 	})
 	registerConfigsVerb(&configsVerb{
 		verb: verb{Name: "replay-cancel", Args: "TENANT_ID REPLAY_ID", Summary: "cancel a running replay job (what it enqueued stays enqueued)", MinArgs: 2, MaxArgs: 2},
 		Run: func(ctx context.Context, call *configsCall) ([]byte, error) {
-			return call.client.Do(ctx, http.MethodPost, replayPath(call.args[0], call.args[1], "cancel"), nil, nil)
+			return call.client.Do(ctx, http.MethodPost, tenantSubPath(call.args[0], "replays", call.args[1], "cancel"), nil, nil)
 		},
 	})
 }

@@ -39,7 +39,8 @@ Serves /metrics, /healthz and /readyz on --metrics-addr.`,
 				}
 				reg := prometheus.NewRegistry()
 				reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-				rt, log, err := ef.runtime(ctx, sio, reg)
+				// Busy tenants' messages go back to the queue instead of holding a slot (fairshare).
+				rt, log, err := ef.runtime(ctx, sio, reg, func(o *engine.Options) { o.HandBack = true })
 				if err != nil {
 					return err
 				}

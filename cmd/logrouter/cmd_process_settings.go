@@ -39,7 +39,7 @@ func (f *engineFlags) declare(fs *flagSet) {
 	fs.String(&f.s.ExternalID, "external-id", "LOGROUTER_EXTERNAL_ID", "", "ExternalId for customer roles whose config has none (default: the central account id)")
 	fs.String(&f.buckets, "source-buckets", "LOGROUTER_SOURCE_BUCKETS", "", "comma-separated central buckets whose events are accepted (required)")
 	fs.Int(&f.s.Workers, "workers", "LOGROUTER_WORKERS", 0, "objects delivered concurrently (0 = 2 × CPUs)")
-	fs.Int(&f.s.TenantInFlight, "tenant-in-flight", "LOGROUTER_TENANT_IN_FLIGHT", 0, "objects of one tenant in flight at once (0 = half the workers, at least 1)")
+	fs.Int(&f.s.TenantInFlight, "tenant-in-flight", "LOGROUTER_TENANT_IN_FLIGHT", 0, "one tenant's share of the workers while other tenants wait; alone it may use all (0 = half the workers, at least 1)")
 	fs.String(&f.s.LogStreamTemplate, "log-stream-template", "LOGROUTER_LOG_STREAM_TEMPLATE", "{pod_name}", "CloudWatch log stream name; placeholders {cluster_id}, {tenant_id}, {application}, {pod_name}")
 	fs.Duration(&f.s.ConfigCacheTTL, "config-cache-ttl", "LOGROUTER_CONFIG_CACHE_TTL", 60*time.Second, "how long a tenant's delivery configs are cached")
 	fs.Int(&f.s.MaxEventBytes, "max-event-bytes", "LOGROUTER_MAX_EVENT_BYTES", 1_048_576, "largest CloudWatch event incl. 26 bytes overhead: 1048576 or 262144 (longer messages are split)")
@@ -68,7 +68,7 @@ func (f *engineFlags) flushStatus(ctx context.Context, log *slog.Logger) {
 }
 
 // runtime validates the flags and wires the engine; getenv is the process environment.
-func (f *engineFlags) runtime(ctx context.Context, sio stdio, reg prometheus.Registerer) (*engine.Runtime, *slog.Logger, error) {
+func (f *engineFlags) runtime(ctx context.Context, sio stdio, reg prometheus.Registerer, extra ...func(*engine.Options)) (*engine.Runtime, *slog.Logger, error) {
 	log, err := newLogger(sio.Stderr, f.logLevel)
 	if err != nil {
 		return nil, nil, err
@@ -104,7 +104,7 @@ func (f *engineFlags) runtime(ctx context.Context, sio stdio, reg prometheus.Reg
 	} else {
 		log.Info("delivery status and usage are not recorded: set LOGROUTER_STATUS_TABLE to record them")
 	}
-	rt, err := engine.NewRuntime(ctx, cfg, f.s, reg, log, optFns...)
+	rt, err := engine.NewRuntime(ctx, cfg, f.s, reg, log, append(optFns, extra...)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("set up the engine: %w", err)
 	}

@@ -51,7 +51,7 @@ Exit status: 0 done, 1 objects failed (--local), 2 usage, 130 interrupted.`,
 			fs.String(&clusters, "cluster", "LOGROUTER_REPLAY_CLUSTERS", "", "comma-separated clusters to replay (default: all)")
 			fs.String(&apps, "application", "LOGROUTER_REPLAY_APPLICATIONS", "", "comma-separated applications to replay (default: all)")
 			fs.String(&since, "since", "LOGROUTER_REPLAY_SINCE", "", "replay objects written at or after TIME (RFC 3339 or a duration before now: 48h, 7d)")
-			fs.String(&until, "until", "LOGROUTER_REPLAY_UNTIL", "", "replay objects written before TIME (default: now)")
+			fs.String(&until, "until", "LOGROUTER_REPLAY_UNTIL", "", "replay objects written before TIME (default: no bound, so a continuation covers what arrived meanwhile)")
 			fs.String(&types, "type", "LOGROUTER_REPLAY_TYPES", "", "comma-separated destination types: cloudwatch, s3 (default: both)")
 			fs.Bool(&dry, "dry-run", "LOGROUTER_DRY_RUN", false, "list the objects, their sizes and how many are out of CloudWatch's window; send nothing")
 			fs.Bool(&force, "force", "LOGROUTER_REPLAY_FORCE", false, "deliver again to destinations that already have the objects (DUPLICATES them)")

@@ -24,6 +24,7 @@ import (
 	"github.com/logrouter/logrouter/api"
 	"github.com/logrouter/logrouter/credentials"
 	"github.com/logrouter/logrouter/engine"
+	"github.com/logrouter/logrouter/status"
 	"github.com/logrouter/logrouter/tenant"
 )
 
@@ -107,9 +108,12 @@ func exportedMetrics(t *testing.T) map[string]exportedMetric {
 	engine.NewMetrics(reg, true)
 	credentials.NewMetrics(reg)
 	tenant.NewCacheMetrics(reg)
+	// engineFlags.runtime's status recorder (LOGROUTER_STATUS_TABLE set).
+	_, err := status.NewRecorder(status.NewTable(nil, "status"), status.RecorderOptions{Registerer: reg, TenantHealth: true})
+	require.NoError(t, err)
 	// cmd_api.go's.
 	store := tenant.NewStore(dynamodb.New(dynamodb.Options{Region: "us-east-1"}), "tenant-configurations")
-	_, err := api.New(store, api.Keys{"ops-test": []byte("0123456789abcdef0123")}, api.Options{
+	_, err = api.New(store, api.Keys{"ops-test": []byte("0123456789abcdef0123")}, api.Options{
 		Registerer: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	require.NoError(t, err)

@@ -162,6 +162,16 @@ type Fake struct {
 	puts     []PutRecord
 	denied   map[[2]string]string // {operation, log group} -> error code
 	badKMS   map[string]bool      // KMS keys CreateLogGroup refuses
+	active   int                  // requests being handled
+	hold     *hold
+}
+
+// hold is the PutLogEvents gate of HoldPutsAfter.
+type hold struct {
+	slots   int           // requests that may still store events: n minus those let through and not failed
+	held    int           // requests waiting at the gate
+	freed   chan struct{} // closed (and replaced) when a request let through stored nothing
+	release chan struct{} // closed by ReleasePuts
 }
 
 // New returns an empty Fake.
@@ -254,6 +264,105 @@ func (f *Fake) SetFaultRate(op string, fault Fault, p float64) {
 		return
 	}
 	f.rates[op] = append(f.rates[op], rate{fault, p})
+}
+
+// HoldPutsAfter lets the next n PutLogEvents requests that store events through and makes every later one
+// wait, unprocessed, until ReleasePuts — or until its client goes away, in which case nothing of it is
+// stored. A request let through that fails (a missing stream, an invalid batch, a fault) gives its place to
+// a waiting one. Tests use it to stop a delivery at an exact point (after n stored requests) whatever the
+// machine's speed.
+func (f *Fake) HoldPutsAfter(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.hold != nil {
+		close(f.hold.release)
+	}
+	f.hold = &hold{slots: n, freed: make(chan struct{}), release: make(chan struct{})}
+}
+
+// ReleasePuts lets the held PutLogEvents requests, and every later one, through.
+func (f *Fake) ReleasePuts() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.hold != nil {
+		close(f.hold.release)
+		f.hold = nil
+	}
+}
+
+// HeldPuts returns how many PutLogEvents requests are waiting at the gate of HoldPutsAfter.
+func (f *Fake) HeldPuts() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.hold == nil {
+		return 0
+	}
+	return f.hold.held
+}
+
+// Active returns how many requests the fake is handling (received, not yet answered), held ones included.
+// Once a client has gone, Active reaching 0 means nothing more of its requests will be stored.
+func (f *Fake) Active() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.active
+}
+
+// gate makes a PutLogEvents request wait at the hold, if any. ok is false when its client went away
+// meanwhile; done, when not nil, must be called with whether the request stored events.
+func (f *Fake) gate(r *http.Request) (done func(stored bool), ok bool) {
+	read := false
+	for {
+		f.mu.Lock()
+		h := f.hold
+		if h == nil {
+			f.mu.Unlock()
+			return nil, true
+		}
+		if h.slots > 0 {
+			h.slots--
+			f.mu.Unlock()
+			return func(stored bool) {
+				if stored {
+					return
+				}
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				h.slots++
+				close(h.freed)
+				h.freed = make(chan struct{})
+			}, true
+		}
+		h.held++
+		freed := h.freed
+		f.mu.Unlock()
+		if !read {
+			// Read the body first: net/http notices a client going away only once the body has been read.
+			body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			read = true
+			if err != nil {
+				f.unhold(h)
+				return nil, false
+			}
+		}
+		select {
+		case <-h.release:
+			f.unhold(h)
+			return nil, true
+		case <-freed:
+			f.unhold(h)
+		case <-r.Context().Done():
+			f.unhold(h)
+			return nil, false
+		}
+	}
+}
+
+func (f *Fake) unhold(h *hold) {
+	f.mu.Lock()
+	h.held--
+	f.mu.Unlock()
 }
 
 // SetLatency changes the delay applied to every request.
@@ -459,6 +568,25 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mu.Lock()
+	f.active++
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.active--
+		f.mu.Unlock()
+	}()
+	var stored func(bool)
+	if op == "PutLogEvents" {
+		var ok bool
+		if stored, ok = f.gate(r); !ok {
+			return
+		}
+	}
+	didStore := false // an accepted PutLogEvents (events stored, or all rejected individually)
+	if stored != nil {
+		defer func() { stored(didStore) }()
+	}
+	f.mu.Lock()
 	f.requests[op]++
 	fault := f.nextFault(op)
 	if fault != 0 {
@@ -522,6 +650,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if aerr == nil {
 		resp, aerr = f.dispatch(op, body)
 	}
+	didStore = op == "PutLogEvents" && aerr == nil
 	if fault == FaultDropAfterStore {
 		dropConnection(w)
 		return

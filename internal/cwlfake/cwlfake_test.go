@@ -3,6 +3,7 @@ package cwlfake
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -213,5 +214,69 @@ func TestStrictJSONStrings(t *testing.T) {
 		if err := checkJSONString([]byte(raw)); (err == nil) != ok {
 			t.Errorf("checkJSONString(%s) = %v, want ok=%v", raw, err, ok)
 		}
+	}
+}
+
+func TestHoldPuts(t *testing.T) {
+	s, c := setup(t)
+	s.HoldPutsAfter(2)
+	for i := range 2 {
+		if _, err := put(c, ev(now, fmt.Sprint("passed ", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The third waits at the gate; a client giving up stores nothing.
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.PutLogEvents(ctx, &cloudwatchlogs.PutLogEventsInput{LogGroupName: aws.String("g"), LogStreamName: aws.String("s"),
+			LogEvents: []types.InputLogEvent{ev(now, "abandoned")}})
+		errc <- err
+	}()
+	until(func() bool { return s.HeldPuts() == 1 })
+	cancel()
+	if err := <-errc; err == nil {
+		t.Fatal("an abandoned request succeeded")
+	}
+	until(func() bool { return s.Active() == 0 })
+	if s.EventCount() != 2 {
+		t.Fatalf("stored %d events, want the 2 passed", s.EventCount())
+	}
+	// A held request goes through once released.
+	go func() { _, err := put(c, ev(now, "released")); errc <- err }()
+	until(func() bool { return s.HeldPuts() == 1 })
+	s.ReleasePuts()
+	if err := <-errc; err != nil || s.EventCount() != 3 {
+		t.Fatalf("after release: %v, %d events", err, s.EventCount())
+	}
+}
+
+// until polls cond (a state the test waits for, not a deadline).
+func until(cond func() bool) {
+	for !cond() {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestHoldCountsOnlyStoredRequests(t *testing.T) {
+	s, c := setup(t)
+	s.HoldPutsAfter(1)
+	// A request to a missing stream stores nothing and does not use the place.
+	if _, err := c.PutLogEvents(context.Background(), &cloudwatchlogs.PutLogEventsInput{LogGroupName: aws.String("g"),
+		LogStreamName: aws.String("missing"), LogEvents: []types.InputLogEvent{ev(now, "x")}}); code(err) != "ResourceNotFoundException" {
+		t.Fatalf("missing stream: %v", err)
+	}
+	if _, err := put(c, ev(now, "stored")); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { _, err := put(c, ev(now, "held")); errc <- err }()
+	until(func() bool { return s.HeldPuts() == 1 })
+	if s.EventCount() != 1 {
+		t.Fatalf("stored %d events", s.EventCount())
+	}
+	s.ReleasePuts()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
 	}
 }

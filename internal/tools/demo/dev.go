@@ -51,8 +51,10 @@ func (d *demo) serve(ctx, setup context.Context) error {
 		fmt.Fprintf(d.out, "  s3://%s\n", b)
 	}
 	d.step("starting `logrouter poll` (each object it handles is reported here)")
-	// Configs are re-read after 1s, so a config created in another shell applies to the next object.
-	if _, _, err := d.startPoll(setup, d.reportObject, "LOGROUTER_CONFIG_CACHE_TTL=1s", "LOGROUTER_TENANT_METRICS=false"); err != nil {
+	// Configs are re-read after 1s, so a config created in another shell applies to the next object, and
+	// delivery status is written every second, so `configs status` shows a delivery at once.
+	if _, _, err := d.startPoll(setup, d.reportObject, "LOGROUTER_CONFIG_CACHE_TTL=1s", "LOGROUTER_TENANT_METRICS=false",
+		"LOGROUTER_STATUS_FLUSH_INTERVAL=1s"); err != nil {
 		return err
 	}
 	if err := d.printUsage(); err != nil {
@@ -184,7 +186,8 @@ func (d *demo) printUsage() error {
 	for _, l := range readBackScript(role, group) {
 		fmt.Fprintf(out, "     %s\n", l)
 	}
-	fmt.Fprintf(out, "\n  More: logrouter help; examples/README.md; the S3 examples deliver to the buckets created above.\n")
+	fmt.Fprintf(out, "\n  More: logrouter configs status %s (delivery status); logrouter help; examples/README.md;\n", devTenant)
+	fmt.Fprintf(out, "  the S3 examples name the buckets created above.\n")
 	return nil
 }
 

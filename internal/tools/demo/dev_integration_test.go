@@ -305,6 +305,28 @@ func TestDevStackNextSteps(t *testing.T) {
 	for _, m := range msgs {
 		assert.Contains(t, read, m, "the logs read back hold every message of the sample object")
 	}
+	// The stack records delivery status (poll writes it every second): the API serves it.
+	for {
+		var st struct {
+			Destinations []struct {
+				Type   string `json:"type"`
+				Health string `json:"health"`
+			} `json:"destinations"`
+		}
+		status := runScript(t, ctx, t.TempDir(), exports+"logrouter configs status acme-corp --json")
+		require.NoError(t, json.Unmarshal([]byte(status), &st), status)
+		require.Len(t, st.Destinations, 1, status)
+		require.Equal(t, "cloudwatch", st.Destinations[0].Type)
+		if st.Destinations[0].Health == "healthy" {
+			break
+		}
+		require.Equal(t, "unknown", st.Destinations[0].Health, "before its first write the status is unknown:\n%s", status)
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the delivery status never became healthy:\n%s", status)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 	// Without the customer's role the group is not visible: the assume-role step is needed.
 	withoutRole := exec.CommandContext(ctx, "bash", "-c", exports+"aws logs filter-log-events --log-group-name /aws/logs/acme-corp")
 	withoutRole.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}

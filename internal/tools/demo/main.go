@@ -153,6 +153,9 @@ func run(ctx context.Context, o options, out, status io.Writer) (err error) {
 
 	d.step("reading back what each tenant received")
 	failures := d.verifyAndSummarise(ctx, expect, final)
+
+	d.step("delivery status, usage and validation as `logrouter configs` reports them")
+	failures = append(failures, d.showStatus(ctx)...)
 	fmt.Fprintf(out, "\ndemo finished in %s\n", time.Since(started).Round(100*time.Millisecond))
 	if len(failures) > 0 {
 		for _, f := range failures {
@@ -193,7 +196,7 @@ func (d *demo) startStack(ctx context.Context) (err error) {
 	if err := d.deployCentral(ctx); err != nil {
 		return err
 	}
-	for _, k := range []string{"CentralBucketName", "QueueUrl", "TenantTableName", "ProgressTableName", "CentralLogDistributionRoleArn"} {
+	for _, k := range []string{"CentralBucketName", "QueueUrl", "TenantTableName", "ProgressTableName", "StatusTableName", "CentralLogDistributionRoleArn"} {
 		fmt.Fprintf(out, "  %-30s %s\n", k, d.stack[k])
 	}
 

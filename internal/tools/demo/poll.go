@@ -82,6 +82,8 @@ func (d *demo) startPoll(ctx context.Context, watch func([]byte), extra ...strin
 		"LOGROUTER_QUEUE_URL=" + d.stack["QueueUrl"],
 		"LOGROUTER_TENANT_TABLE=" + d.stack["TenantTableName"],
 		"LOGROUTER_PROGRESS_TABLE=" + d.stack["ProgressTableName"],
+		"LOGROUTER_STATUS_TABLE=" + d.stack["StatusTableName"],
+		"LOGROUTER_STATUS_FLUSH_INTERVAL=2s",
 		"LOGROUTER_CENTRAL_ROLE_ARN=" + d.stack["CentralLogDistributionRoleArn"],
 		"LOGROUTER_SOURCE_BUCKETS=" + d.stack["CentralBucketName"],
 		"LOGROUTER_METRICS_ADDR=" + addr,

@@ -14,6 +14,9 @@ type cwDest struct {
 type s3Dest struct {
 	tenant, bucket, prefix string
 	desired, groups        []string
+	// missing: the customer has not created the bucket yet; deliveries fail and the tenant's status says
+	// so, with the hint of what to fix.
+	missing bool
 }
 
 var cloudwatchDests = []cwDest{
@@ -24,6 +27,15 @@ var cloudwatchDests = []cwDest{
 var s3Dests = []s3Dest{
 	{tenant: "globex", bucket: "globex-logs", prefix: "ROSA/cluster-logs/", desired: []string{"payments"}},
 	{tenant: "initech", bucket: "initech-archive", prefix: "archive/", desired: []string{"billing"}},
+	{tenant: "hooli", bucket: "hooli-logs", prefix: "logs/", missing: true},
+}
+
+// statusTenants are shown with `logrouter configs status` after delivery: one healthy, one failing.
+var statusTenants = []struct {
+	tenant, health, category string
+}{
+	{"acme", "HEALTHY", ""},
+	{"hooli", "FAILING", "destination_bucket_missing"},
 }
 
 // pods whose objects are uploaded; some are filtered out by their tenant's configs, and "umbrella" has none.
@@ -35,13 +47,16 @@ var pods = []struct{ tenant, app, pod string }{
 	{"globex", "frontend", "frontend-0"}, // not in globex's desired_logs: filtered
 	{"initech", "billing", "billing-5d8c7-9wz3m"},
 	{"initech", "web", "web-0"},          // CloudWatch only (initech's S3 destination wants billing)
+	{"hooli", "checkout", "checkout-0"},  // its bucket does not exist: failing, shown by configs status
 	{"umbrella", "reports", "reports-0"}, // no configuration: dropped and counted
 }
 
 func joinBuckets() string {
 	names := make([]string, 0, len(s3Dests))
 	for _, s := range s3Dests {
-		names = append(names, s.bucket)
+		if !s.missing {
+			names = append(names, s.bucket)
+		}
 	}
 	return strings.Join(names, ", ")
 }

@@ -92,6 +92,10 @@ func (d *demo) ensureBucketNotification(ctx context.Context) error {
 func (d *demo) createCustomerSide(ctx context.Context) error {
 	client := s3.NewFromConfig(d.cfg, func(o *s3.Options) { o.UsePathStyle = true })
 	for _, s := range s3Dests {
+		if s.missing {
+			fmt.Fprintf(d.out, "  %s: bucket %s is configured but was never created (its deliveries fail)\n", s.tenant, s.bucket)
+			continue
+		}
 		if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(s.bucket)}); err != nil {
 			return fmt.Errorf("create bucket %s: %w", s.bucket, err)
 		}
@@ -134,6 +138,9 @@ func (d *demo) startAPI(ctx context.Context, keyID string) (apiClient, error) {
 		"LOGROUTER_API_ADDR="+addr,
 		"LOGROUTER_TENANT_TABLE="+d.stack["TenantTableName"],
 		"LOGROUTER_API_KEYS_FILE="+keysFile,
+		"LOGROUTER_STATUS_TABLE="+d.stack["StatusTableName"],
+		"LOGROUTER_AUDIT_TABLE="+d.stack["AuditTableName"],
+		"LOGROUTER_CENTRAL_ROLE_ARN="+d.stack["CentralLogDistributionRoleArn"],
 	), nil, "api")
 	if err != nil {
 		return apiClient{}, err

@@ -51,6 +51,9 @@ func (d *demo) verifyAndSummarise(ctx context.Context, exp *expectation, m sampl
 	}
 
 	for _, s := range s3Dests {
+		if s.missing {
+			continue // shown by the delivery status below
+		}
 		fmt.Fprintf(d.out, "\n  %s — S3 s3://%s/%s\n", s.tenant, s.bucket, s.prefix)
 		want := map[string]bool{}
 		for _, o := range exp.objects {
