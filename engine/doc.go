@@ -15,6 +15,9 @@
 // replay id. It must be authenticated with a replay key (Options.ReplayKeys); a malformed, unsigned or
 // forged marker drops the message as malformed.
 //
+// Each delivered object's result, with its destinations' typed errors and counters, is handed to
+// Options.Status (a StatusRecorder: package status records per-tenant delivery status and usage from it).
+//
 // Poller (SQS long polling), NewLambdaHandler (Lambda SQS events with partial batch failures) and the
 // Processor's Process/Plan methods (manual mode) are the three ways in; NewRuntime wires a Processor from
 // the deployment's Settings.

@@ -491,3 +491,62 @@ func TestRecorderAttributionIntegration(t *testing.T) {
 		}
 	}
 }
+
+// Failures the engine meets on the real path are recorded with the category and hint of their cause.
+func TestEngineFailuresAreCategorisedIntegration(t *testing.T) {
+	tests := map[string]struct {
+		cfg      func(id string) tenant.Config
+		setup    func(e *env, c tenant.Config)
+		category status.Category
+		hint     string
+	}{
+		"log group missing, creation denied": {
+			cfg: func(id string) tenant.Config {
+				return tenant.Config{TenantID: id, Type: tenant.TypeCloudWatch, LogDistributionRoleARN: "arn:aws:iam::210987654321:role/r", LogGroupName: "/t/" + id}
+			},
+			setup:    func(e *env, c tenant.Config) { e.clients.cw.Deny("CreateLogGroup", c.LogGroupName, "AccessDeniedException") },
+			category: status.CategoryLogGroupCreate, hint: "logs:CreateLogGroup",
+		},
+		"KMS key refused at creation": {
+			cfg: func(id string) tenant.Config {
+				return tenant.Config{TenantID: id, Type: tenant.TypeCloudWatch, LogDistributionRoleARN: "arn:aws:iam::210987654321:role/r", LogGroupName: "/t/" + id,
+					KMSKeyID: "arn:aws:kms:us-east-1:210987654321:key/" + id}
+			},
+			setup:    func(e *env, c tenant.Config) { e.clients.cw.DenyKMSKey(c.KMSKeyID) },
+			category: status.CategoryKMS, hint: "key policy",
+		},
+		"PutLogEvents denied": {
+			cfg: func(id string) tenant.Config {
+				return tenant.Config{TenantID: id, Type: tenant.TypeCloudWatch, LogDistributionRoleARN: "arn:aws:iam::210987654321:role/r", LogGroupName: "/t/" + id}
+			},
+			setup:    func(e *env, c tenant.Config) { e.clients.cw.Deny("PutLogEvents", c.LogGroupName, "AccessDeniedException") },
+			category: status.CategoryPutDenied, hint: "logs:PutLogEvents",
+		},
+		"destination bucket missing": {
+			cfg: func(id string) tenant.Config {
+				return tenant.Config{TenantID: id, Type: tenant.TypeS3, BucketName: testaws.Name("never-created")}
+			},
+			setup:    func(*env, tenant.Config) {},
+			category: status.CategoryBucketMissing, hint: "Create it",
+		},
+	}
+	e := newEnv(t)
+	p, rec := e.processor(time.Now)
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			id := testaws.Name("tenant")
+			c := tc.cfg(id)
+			e.configs[id] = []tenant.Config{c}
+			tc.setup(e, c)
+			res := p.ProcessObject(e.ctx, e.put(fmt.Sprintf("c1/%s/app/pod/f.log", id), lines(3, time.Now().Add(-time.Minute))))
+			require.NotEqual(t, engine.OutcomeSuccess, res.Outcome)
+			require.NoError(t, rec.Flush(e.ctx))
+			st := e.statusOf(id, c.Type, time.Now())
+			assert.Equal(t, status.HealthFailing, st.Health)
+			require.NotNil(t, st.LastFailure)
+			assert.Equal(t, tc.category, st.LastFailure.Category, st.LastFailure.Message)
+			assert.Equal(t, "customer", st.LastFailure.Side)
+			assert.Contains(t, st.LastFailure.Hint, tc.hint)
+		})
+	}
+}

@@ -3,9 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/logrouter/logrouter/api"
+	"github.com/logrouter/logrouter/replay"
 	"github.com/logrouter/logrouter/tenant"
 )
 
@@ -52,6 +58,7 @@ func init() {
 		Run: func(ctx context.Context, call *configsCall) ([]byte, error) {
 			return call.client.Do(ctx, http.MethodGet, tenantSubPath(call.args[0], append([]string{"replays"}, call.args[1:]...)...), nil, nil)
 		},
+		Print: jsonOr(printReplays),
 	})
 	registerConfigsVerb(&configsVerb{
 		verb: verb{Name: "replay-cancel", Args: "TENANT_ID REPLAY_ID", Summary: "cancel a running replay job (what it enqueued stays enqueued)", MinArgs: 2, MaxArgs: 2},
@@ -59,4 +66,57 @@ func init() {
 			return call.client.Do(ctx, http.MethodPost, tenantSubPath(call.args[0], "replays", call.args[1], "cancel"), nil, nil)
 		},
 	})
+}
+
+// printReplays prints one replay job or a list of them as a table.
+func printReplays(w io.Writer, out []byte) error {
+	var list api.ReplayList
+	if err := json.Unmarshal(out, &list); err != nil || list.Items == nil {
+		var job replay.Job
+		if err := json.Unmarshal(out, &job); err != nil {
+			return fmt.Errorf("decode the replay jobs: %w", err)
+		}
+		list.Items = []replay.Job{job}
+	}
+	if len(list.Items) == 0 {
+		_, err := fmt.Fprintln(w, "no replay jobs")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tCREATED\tWINDOW\tTYPES\tENQUEUED/IN WINDOW\tOUT OF CW WINDOW\tNOTE")
+	now := time.Now()
+	for _, j := range list.Items {
+		types := "all"
+		if len(j.Request.Types) > 0 {
+			var ts []string
+			for _, t := range j.Request.Types {
+				ts = append(ts, string(t))
+			}
+			types = strings.Join(ts, ",")
+		}
+		if j.Request.Force {
+			types += " (force)"
+		}
+		note := j.Error
+		if note == "" && j.State == replay.JobRunning && j.NextStartAfter != "" {
+			note = "after " + j.NextStartAfter
+		}
+		if j.CancelRequested && j.State == replay.JobRunning {
+			note = "cancel requested; " + note
+		}
+		if note == "" {
+			note = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%d\t%s\n", j.ID, j.State, ago(j.CreatedAt, now),
+			windowText(j.Request.Since)+" .. "+windowText(j.Request.Until), types, j.Progress.Enqueued, j.Progress.InWindow,
+			j.Progress.TooOld, note)
+	}
+	return tw.Flush()
+}
+
+func windowText(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
 }

@@ -37,7 +37,7 @@ func init() {
 	registerConfigsVerb(&configsVerb{
 		verb: verb{Name: "status", Args: "TENANT_ID", Summary: "delivery status of each destination: health, last success, last failure with its hint, last 24 h", MinArgs: 1, MaxArgs: 1},
 		Flags: func(fs *flagSet) {
-			fs.Bool(&statusVerbFlags.json, "json", "LOGROUTER_OUTPUT_JSON", false, "status, usage, validate: print the API's JSON instead of a table")
+			fs.Bool(&statusVerbFlags.json, "json", "LOGROUTER_OUTPUT_JSON", false, "status, usage, validate, replays: print the API's JSON instead of a table")
 		},
 		Run: func(ctx context.Context, call *configsCall) ([]byte, error) {
 			return call.client.Do(ctx, http.MethodGet, tenantSubPath(call.args[0], "status"), nil, nil)

@@ -280,3 +280,32 @@ func TestHoldCountsOnlyStoredRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestDenials(t *testing.T) {
+	s, c := setup(t)
+	ctx := context.Background()
+	s.Deny("PutLogEvents", "g", "AccessDeniedException")
+	if _, err := put(c, ev(now, "x")); code(err) != "AccessDeniedException" || s.EventCount() != 0 {
+		t.Fatalf("denied put: %v, stored %d", err, s.EventCount())
+	}
+	// Other groups and operations are not affected.
+	if _, err := c.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("other")}); err != nil {
+		t.Fatal(err)
+	}
+	s.Allow("PutLogEvents", "g")
+	if _, err := put(c, ev(now, "x")); err != nil {
+		t.Fatalf("after Allow: %v", err)
+	}
+
+	s.DenyKMSKey("arn:aws:kms:us-east-1:1:key/bad")
+	_, err := c.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("enc"), KmsKeyId: aws.String("arn:aws:kms:us-east-1:1:key/bad")})
+	if code(err) != "InvalidParameterException" {
+		t.Fatalf("refused KMS key: %v", err)
+	}
+	if _, ok := s.Group("enc"); ok {
+		t.Fatal("the group was created with a refused key")
+	}
+	if _, err := c.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("enc"), KmsKeyId: aws.String("arn:aws:kms:us-east-1:1:key/good")}); err != nil {
+		t.Fatalf("another key: %v", err)
+	}
+}
