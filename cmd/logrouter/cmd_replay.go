@@ -27,8 +27,8 @@ func init() {
 		Doc: `Lists the tenant's objects in the central bucket (cluster prefixes with a delimiter, then
 {cluster}/{tenant}/), keeps those whose LastModified is in [--since, --until), and either enqueues one
 signed replay notification per object on --queue-url (at most --rate per second) for the poller fleet, or
-delivers them in this process with the engine (--local, which takes the poll flags). TIME is RFC 3339 or a
-duration before now (48h, 90m, 7d).
+delivers them in this process with the engine (--local, which takes the poll flags and needs the fleet's
+--progress-table to skip what was delivered). TIME is RFC 3339 or a duration before now (48h, 90m, 7d).
 
 Replays are idempotent: a destination that already has an object version is skipped. --force delivers
 again under a new replay id: that DUPLICATES what the destination already holds. --type limits the
@@ -122,6 +122,9 @@ Exit status: 0 done, 1 objects failed (--local), 2 usage, 130 interrupted.`,
 					o.DryRun, verb = true, "listed"
 					o.OnObject = func(obj replay.Object) { _ = enc.Encode(obj) }
 				case local:
+					if ef.s.ProgressTable == "" && !force {
+						return usagef("--local without --progress-table (LOGROUTER_PROGRESS_TABLE) cannot see what the fleet delivered and would deliver every object again: give the fleet's progress table, or --force to duplicate on purpose")
+					}
 					rt, _, err := ef.runtime(ctx, sio, prometheus.NewRegistry())
 					if err != nil {
 						return err

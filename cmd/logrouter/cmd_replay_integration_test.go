@@ -87,8 +87,12 @@ func TestReplayAndRedriveCommandsIntegration(t *testing.T) {
 	assert.Equal(t, "s3", string(res[0].Objects[0].Destinations[0].Type))
 	assert.Equal(t, "r-cli", res[0].Objects[0].ReplayID)
 
-	// Local delivery of CloudWatch (in-memory progress: this process has not delivered it).
-	code, out, stderr = runCmd(t, env, "", "replay", "--tenant", w.tenantID, "--since", "2h", "--type", "cloudwatch", "--local")
+	// Local delivery needs the fleet's progress table, or --force (in-memory progress knows nothing: this
+	// process delivers CloudWatch, which nothing delivered before).
+	code, _, stderr = runCmd(t, env, "", "replay", "--tenant", w.tenantID, "--since", "2h", "--local")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "--progress-table")
+	code, out, stderr = runCmd(t, env, "", "replay", "--tenant", w.tenantID, "--since", "2h", "--type", "cloudwatch", "--local", "--force")
 	require.Equal(t, 0, code, stderr)
 	require.NoError(t, json.Unmarshal([]byte(out), &sum))
 	assert.Equal(t, "local", sum.Mode)
