@@ -66,6 +66,9 @@ type Event struct {
 	// and measures the message itself. A vouched length that cannot be right (outside [len/2, len] of the
 	// message) is ignored.
 	TextLen int
+	// Owned, with a vouched TextLen, tells that the caller will never change Message again (parser.Event's
+	// Owned): Add then keeps a message larger than its arenas (256 KiB) instead of copying it.
+	Owned bool
 }
 
 // Destination is a log group and stream.
@@ -407,6 +410,9 @@ func (b *Batcher) Add(ev Event) error {
 	}
 
 	vouched := ev.Escaped && ev.TextLen > 0 && ev.TextLen <= len(ev.Message) && 2*ev.TextLen >= len(ev.Message)
+	if vouched && ev.Owned && len(ev.Message) > arenaSize {
+		return b.addItem(seq, ev.Timestamp, nil, ev.Message[:len(ev.Message):len(ev.Message)], ev.TextLen, ev.TextLen == len(ev.Message))
+	}
 	a := b.arena
 	if a == nil || cap(a.buf)-len(a.buf) < len(ev.Message) {
 		need := len(ev.Message)
@@ -429,19 +435,32 @@ func (b *Batcher) Add(ev Event) error {
 	if cap(out) != cap(a.buf) {
 		// The wire form outgrew the arena: it lives in a buffer of its own.
 		a = nil
+	} else {
+		a.buf = out
 	}
+	return b.addItem(seq, ev.Timestamp, a, wire, ulen, plain)
+}
+
+// addItem puts an event's wire bytes (in arena a, or in a buffer of their own when a is nil) in the window,
+// unless it is empty or out of the time window by policy. Called by Add with addMu held.
+func (b *Batcher) addItem(seq, timestamp int64, a *arena, wire []byte, ulen int, plain bool) error {
 	if ulen == 0 {
+		if a != nil {
+			a.buf = a.buf[:len(a.buf)-len(wire)] // nothing refers to the bytes just copied
+		}
 		b.count("dropped_empty", &b.stats.DroppedEmpty, 1)
 		b.resolve(seq)
 		return nil
 	}
-	ts, ok := b.window(ev.Timestamp)
+	ts, ok := b.window(timestamp)
 	if !ok {
+		if a != nil {
+			a.buf = a.buf[:len(a.buf)-len(wire)]
+		}
 		b.resolve(seq)
 		return nil
 	}
 	if a != nil {
-		a.buf = out
 		a.refs.Add(1)
 	}
 	b.fresh = append(b.fresh, item{ts: ts, seq: seq, ar: a, wire: wire, ulen: ulen, plain: plain, split: ulen > b.maxU})

@@ -600,3 +600,54 @@ func TestBuffersReused(t *testing.T) {
 		}
 	}
 }
+
+func TestReserveSizes(t *testing.T) {
+	tests := map[string]struct{ have, add, want int }{
+		"room left":             {100, 10, 4 << 10},
+		"small":                 {0, 10, 4 << 10},
+		"power of two":          {5000, 1000, 8 << 10},
+		"up to 1 MiB":           {600 << 10, 300 << 10, 1 << 20},
+		"whole MiB above 1 MiB": {1 << 20, 256 << 10, 2 << 20},
+		"a quarter more":        {3 << 20, 1, 4 << 20},
+		"need decides":          {2 << 20, 3 << 20, 5 << 20},
+	}
+	for name, tc := range tests {
+		dst := make([]byte, tc.have, max(tc.have, 4<<10))
+		for i := range dst {
+			dst[i] = byte(i)
+		}
+		got := reserve(dst, tc.add)
+		if cap(got)-len(got) < tc.add || len(got) != tc.have || cap(got) != max(tc.want, cap(dst)) {
+			t.Errorf("%s: len %d cap %d, want len %d cap %d", name, len(got), cap(got), tc.have, tc.want)
+		}
+		for i := range got {
+			if got[i] != byte(i) {
+				t.Fatalf("%s: byte %d not kept", name, i)
+			}
+		}
+	}
+}
+
+// A message on a line of 1 MiB or more that spans chunks is Owned: it stays intact while later lines,
+// long ones included, are read.
+func TestOwnedLongLines(t *testing.T) {
+	long := func(c byte) string { return strings.Repeat(string(c), ownLineBytes+10) }
+	input := `{"message":"` + long('a') + `"}` + "\n" + `{"message":"short"}` + "\n" + `{"message":"` + long('b') + `"}` + "\n"
+	r := NewReader(strings.NewReader(input), fallback, func(o *Options) { o.ChunkBytes = 64 << 10 })
+	defer r.Close()
+	var kept [][]byte
+	var owned []bool
+	for {
+		ev, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		kept = append(kept, ev.Message)
+		owned = append(owned, ev.Owned)
+	}
+	require.Len(t, kept, 3)
+	assert.Equal(t, []bool{true, false, true}, owned)
+	assert.Equal(t, long('a'), string(kept[0]))
+	assert.Equal(t, long('b'), string(kept[2]))
+}

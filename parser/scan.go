@@ -16,9 +16,10 @@ import (
 func indexBackslash(b []byte) int { return bytes.IndexByte(b, '\\') }
 
 // reserve returns dst with room for n more bytes. When it has to grow, its capacity becomes the next power
-// of two (at least minReserve): a long line or message then grows its buffer through a few sizes, which
-// later lines reuse, instead of append's ~1.25x steps, each a differently sized allocation that the Go heap
-// keeps resident once freed (peak RSS grew with the number of long lines in an object).
+// of two (at least minReserve) up to 1 MiB, then a whole number of MiB at least a quarter larger: a long line
+// or message grows its buffer through a few sizes, which later lines reuse, instead of append's ~1.25x steps,
+// each a differently sized allocation that the Go heap keeps resident once freed (peak RSS grew with the
+// number of long lines in an object); whole MiB waste less than powers of two for multi-MiB lines.
 func reserve(dst []byte, n int) []byte {
 	if len(dst)+n <= cap(dst) {
 		return dst
@@ -27,12 +28,19 @@ func reserve(dst []byte, n int) []byte {
 }
 
 func grow(dst []byte, need int) []byte {
-	grown := make([]byte, len(dst), max(minReserve, 1<<bits.Len(uint(need-1))))
+	size := max(minReserve, 1<<bits.Len(uint(need-1)))
+	if size > growStep {
+		size = (max(need, cap(dst)+cap(dst)/4) + growStep - 1) / growStep * growStep
+	}
+	grown := make([]byte, len(dst), size)
 	copy(grown, dst)
 	return grown
 }
 
-const minReserve = 4 << 10
+const (
+	minReserve = 4 << 10
+	growStep   = 1 << 20
+)
 
 func isWS(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 

@@ -95,11 +95,11 @@ const (
 	CounterObjectsDelivered      = "objects_delivered" // attempts that completed
 	CounterDeliveriesOK          = "deliveries_ok"
 	CounterDeliveriesFailed      = "deliveries_failed"
-	CounterEventsIn              = "events_in"
-	CounterEventsDelivered       = "events_delivered"
+	CounterEventsIn              = "events_in"        // events decoded from the objects (every attempt)
+	CounterEventsDelivered       = "events_delivered" // input events CloudWatch kept (a split message counts once)
 	CounterBytesRead             = "bytes_read"
 	CounterBytesReadUncompressed = "bytes_read_uncompressed"
-	CounterBytesDelivered        = "bytes_delivered"
+	CounterBytesDelivered        = "bytes_delivered" // CloudWatch: Σ(message bytes + 26) of accepted requests; S3: bytes copied
 	CounterPutLogEventsRequests  = "put_log_events_requests"
 	CounterS3Copies              = "s3_copies"
 	CounterS3CopiedBytes         = "s3_copied_bytes"

@@ -214,16 +214,12 @@ func (r *Recorder) RecordObject(res engine.ObjectResult) {
 		} else if !interrupted {
 			u[CounterDeliveriesFailed]++
 		}
-		var rejected int64
+		var rejected, events int64
 		switch d.Type {
 		case tenant.TypeCloudWatch:
-			u[CounterEventsIn] += res.EventsRead
-			u[CounterBytesRead] += res.BytesRead
-			u[CounterBytesReadUncompressed] += res.BytesUncompressed
-			u[CounterDroppedOversized] += res.OversizedLines
-			u[CounterEventsDelivered] += d.Events
-			u[CounterBytesDelivered] += d.Bytes
-			u[CounterPutLogEventsRequests] += d.Requests
+			// d.Events are the input events this attempt had acknowledged, which includes those dropped by
+			// policy and those CloudWatch rejected: delivered are the others.
+			events = d.Events
 			if st := d.Stats; st != nil {
 				u[CounterDroppedEmpty] += st.DroppedEmpty
 				u[CounterDroppedOutOfWindow] += st.DroppedOutOfWindow
@@ -232,7 +228,15 @@ func (r *Recorder) RecordObject(res engine.ObjectResult) {
 				u[CounterRejectedExpired] += st.RejectedExpired
 				u[CounterClamped] += st.Clamped
 				rejected = st.RejectedTooOld + st.RejectedTooNew + st.RejectedExpired
+				events = max(0, events-rejected-st.DroppedEmpty-st.DroppedOutOfWindow)
 			}
+			u[CounterEventsIn] += res.EventsRead
+			u[CounterBytesRead] += res.BytesRead
+			u[CounterBytesReadUncompressed] += res.BytesUncompressed
+			u[CounterDroppedOversized] += res.OversizedLines
+			u[CounterEventsDelivered] += events
+			u[CounterBytesDelivered] += d.Bytes
+			u[CounterPutLogEventsRequests] += d.Requests
 		case tenant.TypeS3:
 			if delivered {
 				u[CounterS3Copies]++
@@ -250,9 +254,7 @@ func (r *Recorder) RecordObject(res engine.ObjectResult) {
 			hc = Counters{}
 			b.hours[hour] = hc
 		}
-		if d.Type == tenant.TypeCloudWatch {
-			hc[CounterEventsDelivered] += d.Events
-		}
+		hc[CounterEventsDelivered] += events
 		hc[CounterBytesDelivered] += d.Bytes
 		if delivered {
 			b.ok++

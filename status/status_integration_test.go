@@ -504,7 +504,9 @@ func TestEngineFailuresAreCategorisedIntegration(t *testing.T) {
 			cfg: func(id string) tenant.Config {
 				return tenant.Config{TenantID: id, Type: tenant.TypeCloudWatch, LogDistributionRoleARN: "arn:aws:iam::210987654321:role/r", LogGroupName: "/t/" + id}
 			},
-			setup:    func(e *env, c tenant.Config) { e.clients.cw.Deny("CreateLogGroup", c.LogGroupName, "AccessDeniedException") },
+			setup: func(e *env, c tenant.Config) {
+				e.clients.cw.Deny("CreateLogGroup", c.LogGroupName, "AccessDeniedException")
+			},
 			category: status.CategoryLogGroupCreate, hint: "logs:CreateLogGroup",
 		},
 		"KMS key refused at creation": {
@@ -519,7 +521,9 @@ func TestEngineFailuresAreCategorisedIntegration(t *testing.T) {
 			cfg: func(id string) tenant.Config {
 				return tenant.Config{TenantID: id, Type: tenant.TypeCloudWatch, LogDistributionRoleARN: "arn:aws:iam::210987654321:role/r", LogGroupName: "/t/" + id}
 			},
-			setup:    func(e *env, c tenant.Config) { e.clients.cw.Deny("PutLogEvents", c.LogGroupName, "AccessDeniedException") },
+			setup: func(e *env, c tenant.Config) {
+				e.clients.cw.Deny("PutLogEvents", c.LogGroupName, "AccessDeniedException")
+			},
 			category: status.CategoryPutDenied, hint: "logs:PutLogEvents",
 		},
 		"destination bucket missing": {
@@ -549,4 +553,39 @@ func TestEngineFailuresAreCategorisedIntegration(t *testing.T) {
 			assert.Contains(t, st.LastFailure.Hint, tc.hint)
 		})
 	}
+}
+
+// Events CloudWatch rejects (older than the log group's retention) leave the destination healthy with a
+// warning, and are counted by reason in the usage.
+func TestRejectedEventsWarnIntegration(t *testing.T) {
+	e := newEnv(t)
+	id := testaws.Name("tenant")
+	// The customer's existing group keeps one day; the config does not say so, so events are sent and
+	// CloudWatch rejects the older ones.
+	e.configs[id] = []tenant.Config{{TenantID: id, Type: tenant.TypeCloudWatch, LogDistributionRoleARN: "arn:aws:iam::210987654321:role/r",
+		LogGroupName: "/t/" + id}}
+	e.clients.cw.CreateLogStream("/t/"+id, "pod")
+	e.clients.cw.SetRetention("/t/"+id, 1)
+	p, rec := e.processor(time.Now)
+	var body bytes.Buffer
+	body.Write(lines(4, time.Now().Add(-48*time.Hour))) // older than the one-day retention
+	body.Write(lines(6, time.Now().Add(-time.Minute)))
+	res := p.ProcessObject(e.ctx, e.put(fmt.Sprintf("c1/%s/app/pod/f.log", id), body.Bytes()))
+	require.Equal(t, engine.OutcomeSuccess, res.Outcome, res.Error)
+	require.NoError(t, rec.Flush(e.ctx))
+
+	st := e.statusOf(id, tenant.TypeCloudWatch, time.Now())
+	assert.Equal(t, status.HealthHealthy, st.Health)
+	require.NotNil(t, st.LastWarning)
+	assert.Equal(t, status.CategoryEventsRejected, st.LastWarning.Category)
+	assert.Contains(t, st.LastWarning.Hint, "retention")
+	today := time.Now().UTC().Format(time.DateOnly)
+	rows, err := e.table.TenantUsage(e.ctx, id, today, today)
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	assert.EqualValues(t, 4, rows[0].Get(status.CounterRejectedExpired))
+	assert.EqualValues(t, 10, rows[0].Get(status.CounterEventsIn))
+	stored := int64(len(e.clients.cw.Events("/t/"+id, "pod")))
+	assert.EqualValues(t, 6, stored)
+	assert.Equal(t, stored, rows[0].Get(status.CounterEventsDelivered), "delivered counts what CloudWatch kept")
 }
