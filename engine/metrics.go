@@ -38,6 +38,7 @@ type Metrics struct {
 	InFlightMessages prometheus.Gauge
 	InFlightObjects  prometheus.Gauge
 	TenantWaits      prometheus.Counter
+	Leased           prometheus.Counter
 
 	TenantDeliveries *prometheus.CounterVec // tenant, type, outcome (only with tenant labels)
 	TenantEvents     *prometheus.CounterVec // tenant (only with tenant labels)
@@ -92,6 +93,7 @@ func NewMetrics(reg prometheus.Registerer, tenantLabels bool) *Metrics {
 	f(m.InFlightMessages)
 	m.InFlightObjects = prometheus.NewGauge(prometheus.GaugeOpts{Name: "logrouter_inflight_objects", Help: "Objects being delivered."})
 	f(m.InFlightObjects)
+	m.Leased = counter("deliveries_leased_elsewhere_total", "Deliveries not started because another process held their lease (the same object received twice).")
 	m.TenantWaits = counter("tenant_limit_waits_total", "Objects handed back to the queue because their tenant had its share of the workers or was over its rate limit.")
 	if tenantLabels {
 		m.TenantDeliveries = vec("tenant_deliveries_total", "Deliveries per tenant, by destination type and outcome.", "tenant", "type", "outcome")

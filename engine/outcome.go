@@ -83,6 +83,9 @@ const (
 	// ReasonRateLimited: the tenant is over its rate limit; the message is offered again when it has
 	// recovered.
 	ReasonRateLimited Reason = "rate_limited"
+	// ReasonLeased: another process holds the delivery's lease (it is delivering the same object); the
+	// message is offered again once that lease would have expired.
+	ReasonLeased Reason = "leased"
 )
 
 // status is an outcome with its reason and cause.

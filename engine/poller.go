@@ -215,7 +215,7 @@ func (p *Poller) handle(ctx context.Context, m types.Message, del *deleter) {
 		p.log.Warn("message dropped", "message_id", aws.ToString(m.MessageId), "reason", string(res.Reason), "error", res.Error)
 		del.add(m)
 	case OutcomeRetry:
-		if res.Reason == ReasonTenantBusy || res.Reason == ReasonRateLimited {
+		if res.Reason == ReasonTenantBusy || res.Reason == ReasonRateLimited || res.Reason == ReasonLeased {
 			// Hand it back: another tenant's message can use the slot; this one is offered again shortly.
 			p.count(func(mt *Metrics) { mt.MessagesRetried.WithLabelValues(string(res.Reason)).Inc() })
 			d := handBackDelay(res.RetryAfter, p.o.Visibility)

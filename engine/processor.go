@@ -2,10 +2,12 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -105,8 +107,11 @@ type Options struct {
 	Batcher func(*batcher.Options)
 	// Existence is shared by all batchers (default: a cache of 10,000 entries).
 	Existence *batcher.ExistenceCache
-	// Progress persists delivery progress (default: in memory).
+	// Progress persists delivery progress (default: in memory). A LeaseStore (the DynamoDB table) also
+	// leases each (object version, destination) to one process at a time.
 	Progress ProgressStore
+	// LeaseTTL is how long a delivery's lease lasts unless renewed (renewed every third of it; default 30s).
+	LeaseTTL time.Duration
 	// ReplayKeys (key id -> secret) authenticate replay markers in messages (see Replay); with none, every
 	// message carrying a marker is dropped as malformed.
 	ReplayKeys map[string][]byte
@@ -135,6 +140,9 @@ func (o *Options) Validate() error {
 	if _, err := parseStreamTemplate(o.LogStreamTemplate); err != nil {
 		return err
 	}
+	if o.LeaseTTL < time.Second {
+		return fmt.Errorf("lease TTL %s is below 1s", o.LeaseTTL)
+	}
 	if o.Workers < 1 || o.TenantInFlight < 1 {
 		return fmt.Errorf("workers (%d) and tenant in-flight limit (%d) must be at least 1", o.Workers, o.TenantInFlight)
 	}
@@ -150,6 +158,7 @@ type Processor struct {
 	buckets map[string]bool
 	stream  streamTemplate
 	sched   TenantScheduler
+	owner   string         // this process's lease owner id
 	objects *tenantLimiter // one delivery per object at a time: duplicate notifications wait, then skip
 	breaker *breaker
 	m       *Metrics
@@ -176,6 +185,9 @@ func NewProcessor(clients Clients, configs ConfigSource, opts Options) (*Process
 	}
 	if o.DetachAfter == 0 {
 		o.DetachAfter = 20 * time.Second
+	}
+	if o.LeaseTTL == 0 {
+		o.LeaseTTL = 30 * time.Second
 	}
 	if o.CheckpointInterval == 0 {
 		o.CheckpointInterval = time.Second
@@ -218,6 +230,7 @@ func NewProcessor(clients Clients, configs ConfigSource, opts Options) (*Process
 		buckets: map[string]bool{},
 		stream:  tpl,
 		sched:   o.Scheduler,
+		owner:   newLeaseOwner(),
 		objects: newTenantLimiter(1),
 		breaker: newBreaker(o.BreakerThreshold, o.BreakerCooldown, o.Now),
 		m:       o.Metrics,
@@ -511,6 +524,7 @@ type delivery struct {
 	key     string // identity of the destination within the object
 	brk     string // circuit breaker key
 	sink    LogSink
+	leased  bool             // this process holds the delivery's lease
 	skip    int64            // leading events delivered by earlier attempts (not handed to the sink)
 	resume  batcher.AckState // every event delivered by earlier attempts (the sink skips those past skip)
 	added   int64            // events handed to the sink in this attempt
@@ -570,7 +584,15 @@ func (p *Processor) deliver(ctx context.Context, obj ObjectRef, key ObjectKey, d
 	var cw, cp []*delivery
 	for _, d := range dests {
 		d.id = progressID(obj, etag, obj.Replay.progressKey(d.key))
-		pr, err := p.o.Progress.Get(ctx, d.id)
+		pr, leasedUntil, err := p.readProgress(ctx, d)
+		if err == nil && !pr.Done && !leasedUntil.IsZero() {
+			// Another process delivers it now: offered again once its lease would have expired, by when
+			// that delivery is done (found so) or has died (taken over at its last checkpoint).
+			p.count(func(m *Metrics) { m.Leased.Inc() })
+			d.res.set(status{OutcomeRetry, ReasonLeased, fmt.Errorf("another processor is delivering it (lease until %s)", leasedUntil.UTC().Format(time.RFC3339))})
+			res.RetryAfter = max(res.RetryAfter, leasedUntil.Sub(p.o.Now())+time.Second)
+			continue
+		}
 		if err != nil {
 			p.count(func(m *Metrics) { m.ProgressErr.WithLabelValues("get").Inc() })
 			s := status{OutcomeRetry, ReasonProgress, err}
@@ -606,6 +628,8 @@ func (p *Processor) deliver(ctx context.Context, obj ObjectRef, key ObjectKey, d
 		}
 	}
 
+	ctx, stopRenewing := p.renewLeases(ctx, append(append([]*delivery(nil), cw...), cp...))
+	defer stopRenewing()
 	var wg sync.WaitGroup
 	for _, d := range cp {
 		wg.Go(func() { p.copyObject(ctx, obj, key, etag, lastModified, d) })
@@ -628,6 +652,97 @@ func nonEmpty(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// newLeaseOwner names this process in leases: host, pid and a random part (a restarted process is another
+// owner).
+func newLeaseOwner() string {
+	host, _ := os.Hostname()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%x", host, os.Getpid(), b)
+}
+
+// readProgress reads d's progress on record. With a LeaseStore it takes d's lease in the same write; a
+// non-zero until means another process holds it (and the progress read is as of now).
+func (p *Processor) readProgress(ctx context.Context, d *delivery) (pr Progress, until time.Time, err error) {
+	ls, ok := p.o.Progress.(LeaseStore)
+	if !ok {
+		pr, err = p.o.Progress.Get(ctx, d.id)
+		return pr, time.Time{}, err
+	}
+	l, err := ls.Lease(ctx, d.id, p.owner, p.o.LeaseTTL)
+	if err != nil {
+		return Progress{}, time.Time{}, err
+	}
+	if l.Held {
+		d.leased = !l.Progress.Done
+		return l.Progress, time.Time{}, nil
+	}
+	if l.Until.IsZero() {
+		l.Until = p.o.Now().Add(p.o.LeaseTTL)
+	}
+	return l.Progress, l.Until, nil
+}
+
+// renewLeases renews the leases of ds every LeaseTTL/3 until stop is called, and ends those still held then
+// (a finished delivery's final write has already ended its own). A lease found taken over (this process
+// stalled past its expiry) cancels the returned context: the object's delivery stops and is retried.
+func (p *Processor) renewLeases(ctx context.Context, ds []*delivery) (context.Context, func()) {
+	ls, ok := p.o.Progress.(LeaseStore)
+	var leased []*delivery
+	for _, d := range ds {
+		if d.leased {
+			leased = append(leased, d)
+		}
+	}
+	if !ok || len(leased) == 0 {
+		return ctx, func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(p.o.LeaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			for _, d := range leased {
+				l, err := ls.Lease(ctx, d.id, p.owner, p.o.LeaseTTL)
+				if err == nil && !l.Held && !l.Progress.Done {
+					p.count(func(m *Metrics) { m.ProgressErr.WithLabelValues("lease_lost").Inc() })
+					p.log.Warn("delivery lease taken over by another processor: stopping this delivery", "tenant", d.cfg.TenantID, "type", d.cfg.Type)
+					cancel()
+					return
+				}
+				if err != nil && ctx.Err() == nil {
+					p.count(func(m *Metrics) { m.ProgressErr.WithLabelValues("lease").Inc() })
+					p.log.Warn("renew delivery lease", "tenant", d.cfg.TenantID, "type", d.cfg.Type, "error", err.Error())
+				}
+			}
+		}
+	})
+	return ctx, func() {
+		close(done)
+		wg.Wait()
+		cancel()
+		uctx, stop := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer stop()
+		for _, d := range leased {
+			if d.res.Outcome == OutcomeSuccess && d.res.Reason == "" {
+				continue // its final Put (Done) ended the lease
+			}
+			if err := ls.Unlease(uctx, d.id, p.owner); err != nil {
+				p.log.Warn("end delivery lease", "tenant", d.cfg.TenantID, "type", d.cfg.Type, "error", err.Error())
+			}
+		}
+	}
 }
 
 // saveProgress persists a destination's progress. It outlives ctx's cancellation briefly, so that an
@@ -682,6 +797,9 @@ func (p *Processor) observeObject(res *ObjectResult, took time.Duration) {
 	}
 	if res.Reason != "" {
 		attrs = append(attrs, slog.String("reason", string(res.Reason)), slog.String("error", res.Error))
+	}
+	if res.ReplayID != "" {
+		attrs = append(attrs, slog.String("replay_id", res.ReplayID))
 	}
 	p.log.LogAttrs(context.Background(), level, "object processed", attrs...)
 }

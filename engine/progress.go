@@ -49,8 +49,8 @@ func (p Progress) ackState() batcher.AckState {
 // the previous checkpoint, re-sending the events acknowledged after it (duplicates, never loss); so does an
 // acknowledged set too fragmented to store whole (its highest ranges are left out) or a stored one that
 // does not decode (its ranges are ignored). Get failing makes the message recoverable (retried later)
-// rather than re-sending everything. Two workers handling duplicate deliveries of one message at the same
-// moment may both send; Put never moves Acked backwards.
+// rather than re-sending everything. Duplicate deliveries are serialized within a process; across processes
+// only a LeaseStore serializes them (see LeaseStore). Put never moves Acked backwards.
 type ProgressStore interface {
 	Get(ctx context.Context, id string) (Progress, error)
 	Put(ctx context.Context, id string, p Progress) error
@@ -188,18 +188,23 @@ func (s *DynamoDBProgress) Get(ctx context.Context, id string) (Progress, error)
 	if err != nil {
 		return Progress{}, fmt.Errorf("read progress from %s: %w", s.table, err)
 	}
+	return decodeProgress(id, out.Item)
+}
+
+// decodeProgress reads a progress item (nil: nothing recorded).
+func decodeProgress(id string, item map[string]types.AttributeValue) (Progress, error) {
 	var p Progress
-	if v, ok := out.Item["done"].(*types.AttributeValueMemberBOOL); ok {
+	if v, ok := item["done"].(*types.AttributeValueMemberBOOL); ok {
 		p.Done = v.Value
 	}
-	if v, ok := out.Item["acked"].(*types.AttributeValueMemberN); ok {
+	if v, ok := item["acked"].(*types.AttributeValueMemberN); ok {
 		n, err := strconv.ParseInt(v.Value, 10, 64)
 		if err != nil {
 			return Progress{}, fmt.Errorf("progress item %s: acked %q: %w", id, v.Value, err)
 		}
 		p.Acked = n
 	}
-	if v, ok := out.Item["ranges"].(*types.AttributeValueMemberB); ok && !p.Done {
+	if v, ok := item["ranges"].(*types.AttributeValueMemberB); ok && !p.Done {
 		// Undecodable ranges are ignored: the retry re-sends those events (duplicates, never loss).
 		if rs, err := decodeRanges(p.Acked, v.Value); err == nil {
 			p.Ranges = rs
@@ -226,6 +231,11 @@ func (s *DynamoDBProgress) Put(ctx context.Context, id string, p Progress) error
 			":t": &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(s.ttl).Unix(), 10)},
 		},
 	}
+	if p.Done {
+		// A finished delivery needs no lease: the same write ends it.
+		in.UpdateExpression = aws.String("SET #a = :a, #d = :d, #u = :u, #t = :t REMOVE #r, #lo, #lu")
+		in.ExpressionAttributeNames["#lo"], in.ExpressionAttributeNames["#lu"] = "lease_owner", "lease_until"
+	}
 	if rs := encodeRanges(p.Acked, p.Ranges); len(rs) > 0 && !p.Done {
 		in.UpdateExpression = aws.String("SET #a = :a, #d = :d, #u = :u, #t = :t, #r = :r")
 		in.ExpressionAttributeValues[":r"] = &types.AttributeValueMemberB{Value: rs}
@@ -241,6 +251,89 @@ func (s *DynamoDBProgress) Put(ctx context.Context, id string, p Progress) error
 	}
 	if err != nil {
 		return fmt.Errorf("write progress to %s: %w", s.table, err)
+	}
+	return nil
+}
+
+// Lease is the outcome of LeaseStore.Lease.
+type Lease struct {
+	// Held: the caller holds the lease until Until. Otherwise another owner holds it until Until.
+	Held  bool
+	Until time.Time
+	// Progress on record, read by the same conditional write that took the lease (never stale).
+	Progress Progress
+}
+
+// LeaseStore is a ProgressStore shared between processes that also leases each (object version,
+// destination) to one owner at a time, so that two processes receiving the same object do not both send
+// it. A lease is taken with a conditional write, renewed by its owner while it delivers, taken over by
+// another owner only once it has expired, and ended by the owner's final Put (Done) or Unlease.
+type LeaseStore interface {
+	ProgressStore
+	// Lease takes or renews id's lease for owner until now+ttl, unless another owner holds an unexpired one.
+	Lease(ctx context.Context, id, owner string, ttl time.Duration) (Lease, error)
+	// Unlease ends owner's lease on id (nothing when owner does not hold it).
+	Unlease(ctx context.Context, id, owner string) error
+}
+
+// Lease implements LeaseStore: one conditional UpdateItem that returns the item (taken or refused).
+// Items carry "lease_owner" (S) and "lease_until" (N, Unix milliseconds) while leased.
+func (s *DynamoDBProgress) Lease(ctx context.Context, id, owner string, ttl time.Duration) (Lease, error) {
+	now := s.now()
+	until := now.Add(ttl)
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(s.table),
+		Key:                 map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}},
+		UpdateExpression:    aws.String("SET #lo = :o, #lu = :u, #t = if_not_exists(#t, :t)"),
+		ConditionExpression: aws.String("attribute_not_exists(#lu) OR #lu < :now OR #lo = :o"),
+		ExpressionAttributeNames: map[string]string{
+			"#lo": "lease_owner", "#lu": "lease_until", "#t": "ttl",
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":o":   &types.AttributeValueMemberS{Value: owner},
+			":u":   &types.AttributeValueMemberN{Value: strconv.FormatInt(until.UnixMilli(), 10)},
+			":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(now.UnixMilli(), 10)},
+			":t":   &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(s.ttl).Unix(), 10)},
+		},
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		l := Lease{}
+		if v, ok := ccf.Item["lease_until"].(*types.AttributeValueMemberN); ok {
+			if ms, err := strconv.ParseInt(v.Value, 10, 64); err == nil {
+				l.Until = time.UnixMilli(ms)
+			}
+		}
+		if l.Progress, err = decodeProgress(id, ccf.Item); err != nil {
+			return Lease{}, err
+		}
+		return l, nil
+	}
+	if err != nil {
+		return Lease{}, fmt.Errorf("lease progress item in %s: %w", s.table, err)
+	}
+	p, err := decodeProgress(id, out.Attributes)
+	if err != nil {
+		return Lease{}, err
+	}
+	return Lease{Held: true, Until: until, Progress: p}, nil
+}
+
+// Unlease implements LeaseStore.
+func (s *DynamoDBProgress) Unlease(ctx context.Context, id, owner string) error {
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}},
+		UpdateExpression:          aws.String("REMOVE #lo, #lu"),
+		ConditionExpression:       aws.String("#lo = :o"),
+		ExpressionAttributeNames:  map[string]string{"#lo": "lease_owner", "#lu": "lease_until"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":o": &types.AttributeValueMemberS{Value: owner}},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &ccf) {
+		return fmt.Errorf("end lease in %s: %w", s.table, err)
 	}
 	return nil
 }

@@ -65,3 +65,58 @@ func TestDynamoDBProgressFragmentedRanges(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, Progress{Done: true, Acked: 200_000}, got)
 }
+
+func TestDynamoDBProgressLeases(t *testing.T) {
+	ctx := testaws.Context(t, time.Minute)
+	client := dynamodb.NewFromConfig(testaws.Config(t))
+	table := testaws.Name("progress")
+	require.NoError(t, CreateProgressTable(ctx, client, table))
+	s := NewDynamoDBProgress(client, table, time.Hour)
+	now := time.Unix(1_800_000_000, 0)
+	s.now = func() time.Time { return now }
+	const ttl = 30 * time.Second
+
+	l, err := s.Lease(ctx, "z", "p1", ttl)
+	require.NoError(t, err)
+	assert.Equal(t, Lease{Held: true, Until: now.Add(ttl)}, l, "a new item: taken, nothing on record")
+	require.NoError(t, s.Put(ctx, "z", Progress{Acked: 7}))
+
+	// Another owner is refused while the lease runs, and learns until when and the progress on record.
+	now = now.Add(10 * time.Second)
+	l, err = s.Lease(ctx, "z", "p2", ttl)
+	require.NoError(t, err)
+	assert.False(t, l.Held)
+	assert.True(t, l.Until.Equal(now.Add(20*time.Second)), "until %s", l.Until)
+	assert.Equal(t, Progress{Acked: 7}, l.Progress)
+	// The owner renews.
+	l, err = s.Lease(ctx, "z", "p1", ttl)
+	require.NoError(t, err)
+	assert.True(t, l.Held)
+	assert.Equal(t, Progress{Acked: 7}, l.Progress)
+
+	// Once expired it is taken over, with the last checkpoint.
+	now = now.Add(ttl + time.Millisecond)
+	l, err = s.Lease(ctx, "z", "p2", ttl)
+	require.NoError(t, err)
+	assert.True(t, l.Held, "an expired lease is taken over")
+	assert.Equal(t, Progress{Acked: 7}, l.Progress)
+	// p1 lost it: its renewal is refused.
+	l, err = s.Lease(ctx, "z", "p1", ttl)
+	require.NoError(t, err)
+	assert.False(t, l.Held)
+
+	// Unlease by a non-owner does nothing; by the owner frees it at once.
+	require.NoError(t, s.Unlease(ctx, "z", "p1"))
+	l, _ = s.Lease(ctx, "z", "p3", ttl)
+	assert.False(t, l.Held)
+	require.NoError(t, s.Unlease(ctx, "z", "p2"))
+	l, err = s.Lease(ctx, "z", "p3", ttl)
+	require.NoError(t, err)
+	assert.True(t, l.Held)
+
+	// The final Put (done) ends the lease; every later reader finds the delivery done.
+	require.NoError(t, s.Put(ctx, "z", Progress{Done: true, Acked: 9}))
+	l, err = s.Lease(ctx, "z", "p4", ttl)
+	require.NoError(t, err)
+	assert.Equal(t, Progress{Done: true, Acked: 9}, l.Progress)
+}
