@@ -91,3 +91,34 @@ func TestRequestBody(t *testing.T) {
 		})
 	}
 }
+
+// Reading a body allocates nothing per event (it is read twice per attempt, for the signature and the send).
+func TestRequestBodyReadAllocs(t *testing.T) {
+	req := &request{size: 2}
+	for i := range 1000 {
+		req.ts = append(req.ts, int64(1764844440000+i))
+		req.wires = append(req.wires, []byte(`some message \"quoted\"`))
+		req.size += eventJSONLen(i == 0, req.ts[i], len(req.wires[i]))
+	}
+	body := newRequestBody(nil, req)
+	buf := make([]byte, 32<<10)
+	allocs := testing.AllocsPerRun(20, func() {
+		if _, err := body.Seek(0, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for {
+			m, err := body.Read(buf)
+			n += m
+			if err == io.EOF {
+				break
+			}
+		}
+		if n != req.size {
+			t.Fatalf("read %d bytes, want %d", n, req.size)
+		}
+	})
+	if allocs > 0 {
+		t.Errorf("%.0f allocations per read of a 1,000-event body", allocs)
+	}
+}

@@ -201,6 +201,12 @@ const (
 	partEnd
 )
 
+// The constant parts of a body, read-only.
+var (
+	eventTailBytes = []byte(eventTail)
+	bodyEnd        = []byte("]}")
+)
+
 func newRequestBody(prefix []byte, req *request) *requestBody {
 	r := &requestBody{prefix: prefix, ts: req.ts, wires: req.wires, size: int64(req.size), head: make([]byte, 0, 48)}
 	r.rewind()
@@ -219,7 +225,7 @@ func (r *requestBody) next() bool {
 			r.i++
 		}
 		if r.i == len(r.ts) {
-			r.part, r.seg = partEnd, []byte("]}")
+			r.part, r.seg = partEnd, bodyEnd
 			return true
 		}
 		h := r.head[:0]
@@ -233,7 +239,7 @@ func (r *requestBody) next() bool {
 	case partHead:
 		r.part, r.seg = partWire, r.wires[r.i]
 	case partWire:
-		r.part, r.seg = partTail, []byte(eventTail)
+		r.part, r.seg = partTail, eventTailBytes
 	default:
 		return false
 	}

@@ -801,6 +801,9 @@ func (p *Processor) observeObject(res *ObjectResult, took time.Duration) {
 	if res.Reason != "" {
 		attrs = append(attrs, slog.String("reason", string(res.Reason)), slog.String("error", res.Error))
 	}
+	if res.ReplayID != "" {
+		attrs = append(attrs, slog.String("replay_id", res.ReplayID))
+	}
 	p.log.LogAttrs(context.Background(), level, "object processed", attrs...)
 }
 

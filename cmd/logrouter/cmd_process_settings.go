@@ -81,9 +81,9 @@ func (f *engineFlags) runtime(ctx context.Context, sio stdio, reg prometheus.Reg
 		return nil, nil, usagef("%v", err)
 	}
 	if f.replayKeys != "" {
-		keys, err := api.LoadKeysFile(f.replayKeys)
+		keys, err := loadReplayKeys(f.replayKeys)
 		if err != nil {
-			return nil, nil, fmt.Errorf("replay keys: %w", err)
+			return nil, nil, err
 		}
 		f.s.ReplayKeys = keys
 	}
@@ -122,4 +122,18 @@ func s3PathStyle(desc string) (bool, error) {
 		return false, usagef("s3 path style %q is not true, false or auto", desc)
 	}
 	return v, nil
+}
+
+// loadReplayKeys reads a replay keys file: key_id=secret lines, as the API's keys file.
+func loadReplayKeys(path string) (api.Keys, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("replay keys: %w", err)
+	}
+	defer f.Close()
+	keys, err := api.ParseKeys(f)
+	if err != nil {
+		return nil, fmt.Errorf("replay keys file %s: %w", path, err)
+	}
+	return keys, nil
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/logrouter/logrouter/api"
 	"github.com/logrouter/logrouter/engine"
 	"github.com/logrouter/logrouter/replay"
 	"github.com/logrouter/logrouter/tenant"
@@ -187,9 +186,9 @@ func signingKey(file, keyID string) (string, []byte, error) {
 	if file == "" {
 		return "", nil, usagef("--replay-keys-file (LOGROUTER_REPLAY_KEYS_FILE) is required to enqueue: processors drop unsigned replay notifications")
 	}
-	keys, err := api.LoadKeysFile(file)
+	keys, err := loadReplayKeys(file)
 	if err != nil {
-		return "", nil, fmt.Errorf("replay keys: %w", err)
+		return "", nil, err
 	}
 	if keyID == "" {
 		if len(keys) != 1 {
