@@ -87,7 +87,7 @@ func runNoisy(tb testing.TB, a, b int, latency time.Duration) noisyRun {
 		q.send(body)
 	}
 	start := time.Now()
-	cancel, done, _ := runPoller(&testing.T{}, q, p, PollerOptions{Workers: 2 + 10, Visibility: 30 * time.Second})
+	cancel, done, _ := runPoller(tb, q, p, PollerOptions{Workers: 2 + 10, Visibility: 30 * time.Second})
 	defer func() { cancel(); <-done }()
 	if a > 0 {
 		for sched.Stats().InFlight["tenant-a"] < 2 {
