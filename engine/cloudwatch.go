@@ -181,6 +181,9 @@ func (p *Processor) streamObject(ctx context.Context, src S3API, obj ObjectRef, 
 			d.endFeed()
 		}
 	}
+	for _, d := range live {
+		d.fed.Store(idx) // every event is handed over: a checkpoint acknowledging them all is the final write's
+	}
 	st := rd.Stats()
 	res.EventsRead, res.BytesRead = st.Events, body.n
 	res.BytesUncompressed, res.OversizedLines = st.BytesOut, st.OversizedLines
@@ -262,6 +265,7 @@ func (p *Processor) startCheckpoints(ctx context.Context, d *delivery) *checkpoi
 	c.wg.Go(func() {
 		t := time.NewTicker(p.o.CheckpointInterval)
 		defer t.Stop()
+		ticked := false
 		for {
 			select {
 			case <-c.done:
@@ -269,9 +273,18 @@ func (p *Processor) startCheckpoints(ctx context.Context, d *delivery) *checkpoi
 			case <-ctx.Done():
 				return
 			case <-t.C:
+				ticked = true
 			case <-d.ackNote:
+				ticked = false
 			}
-			if st := d.ackState(nil); !st.Equal(d.saved) {
+			st := d.ackState(nil)
+			if n := d.fed.Load(); !ticked && n >= 0 && st.Prefix >= n {
+				// Everything read is acknowledged: the delivery's final write (done) normally follows at once,
+				// so this one would only repeat it (one write per object finished by its last request). Should
+				// the sink take longer to close, the next tick writes it.
+				continue
+			}
+			if !st.Equal(d.saved) {
 				p.saveProgress(ctx, d, Progress{Acked: st.Prefix, Ranges: st.Ranges})
 				d.saved = st
 			}

@@ -540,6 +540,7 @@ type delivery struct {
 	cancel   context.CancelFunc
 	feeder   *feeder
 	detached atomic.Bool
+	fed      atomic.Int64 // events read from the object once reading ended; -1 while reading
 }
 
 func (p *Processor) newDelivery(key ObjectKey, c tenant.Config) *delivery {
@@ -548,6 +549,7 @@ func (p *Processor) newDelivery(key ObjectKey, c tenant.Config) *delivery {
 		region = p.o.Region
 	}
 	d := &delivery{cfg: c, res: DestinationResult{Type: c.Type, Region: region}}
+	d.fed.Store(-1)
 	switch c.Type {
 	case tenant.TypeCloudWatch:
 		d.res.LogGroup = c.LogGroupName
