@@ -136,7 +136,7 @@ func outcomeOf(body []byte) MessageResult {
 	return MessageResult{}
 }
 
-func runPoller(t *testing.T, q *fakeSQS, h MessageHandler, o PollerOptions) (cancel func(), done <-chan error, m *Metrics) {
+func runPoller(t testing.TB, q *fakeSQS, h MessageHandler, o PollerOptions) (cancel func(), done <-chan error, m *Metrics) {
 	t.Helper()
 	m = NewMetrics(prometheus.NewRegistry(), false)
 	o.QueueURL, o.Metrics = "q", m

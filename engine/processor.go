@@ -89,6 +89,9 @@ type Options struct {
 	// so that the poller hands its message back to the queue rather than hold a slot another tenant could
 	// use. Without it (manual runs, Lambda, replays) objects wait.
 	HandBack bool
+	// Waiting is how many objects may wait for a worker across tenants before the most loaded tenant's are
+	// handed back (default max(1, Workers/2)); give it the poller's spare slots minus one.
+	Waiting int
 	// Scheduler shares the workers between tenants (default: a fairshare.Scheduler of Workers and
 	// TenantInFlight).
 	Scheduler TenantScheduler
@@ -218,7 +221,7 @@ func NewProcessor(clients Clients, configs ConfigSource, opts Options) (*Process
 		return nil, err
 	}
 	if o.Scheduler == nil {
-		s, err := fairshare.New(fairshare.Options{Workers: o.Workers, Share: o.TenantInFlight, Now: o.Now})
+		s, err := fairshare.New(fairshare.Options{Workers: o.Workers, Share: o.TenantInFlight, Waiting: o.Waiting, Now: o.Now})
 		if err != nil {
 			return nil, err
 		}

@@ -9,9 +9,12 @@
 //     and bytes are not known before), so a limit is exceeded by at most the objects already started.
 //     Limits are per process: with N replicas sharing a queue a tenant may get up to N times its limit.
 //  2. A free worker is taken at once, whoever asks (work-conserving: a lone tenant may use every worker).
-//  3. With no worker free, a tenant may queue at most Waiting objects; beyond that — or when it already
-//     delivers Share objects while another tenant waits — Acquire answers Busy at once, so that the
-//     caller hands the message back to the queue instead of holding a slot another tenant could use.
+//  3. With no worker free, objects queue, at most Waiting of them across all tenants (the caller's spare
+//     slots). When the queue is full, a newcomer takes the place of the newest waiter of the most loaded
+//     tenant (objects in flight + waiting) if that tenant would still be more loaded than the newcomer's;
+//     otherwise — and whenever its tenant already delivers Share objects while another tenant waits — it
+//     is answered Busy at once (as is the waiter it displaced), so that the caller hands the message back
+//     to the queue instead of holding a slot another tenant could use.
 //  4. A worker that frees goes to the waiting tenant with the fewest objects in flight (ties: the one
 //     that queued first), so a small tenant behind a large backlog waits for about one object.
 //
@@ -36,7 +39,8 @@ type Options struct {
 	// Share is how many objects one tenant may deliver at once while another tenant waits
 	// (default max(1, Workers/2)).
 	Share int
-	// Waiting is how many objects of one tenant may wait for a worker (default max(1, Workers/2)).
+	// Waiting is how many objects may wait for a worker, across tenants (default max(1, Workers/2)). Give it
+	// the caller's slots beyond Workers minus one, so that a message of another tenant can still be received.
 	Waiting int
 	// BusyDelay is the retry delay Acquire suggests for a Busy answer (default 2s).
 	BusyDelay time.Duration
@@ -102,7 +106,8 @@ type tenantState struct {
 
 type waiter struct {
 	seq     uint64
-	granted chan struct{} // closed when a worker is handed to it
+	granted chan struct{} // closed when a worker is handed to it, or when it is displaced
+	busy    bool          // displaced by another tenant's object (set before granted is closed)
 }
 
 // bucket is a token bucket that may go into debt (objects are charged after they ran).
@@ -176,7 +181,7 @@ func (s *Scheduler) acquire(ctx context.Context, tenantID string, limit tenant.R
 		s.mu.Unlock()
 		return s.releaser(tenantID), Granted, 0, nil
 	}
-	if !queue && (len(st.waiting) >= s.o.Waiting || st.inflight >= s.o.Share && s.othersWaiting(tenantID)) {
+	if !queue && (st.inflight >= s.o.Share && s.othersWaiting(tenantID) || !s.makeRoom(tenantID, st)) {
 		s.forget(tenantID, st)
 		s.mu.Unlock()
 		return nil, Busy, s.o.BusyDelay, nil
@@ -188,12 +193,19 @@ func (s *Scheduler) acquire(ctx context.Context, tenantID string, limit tenant.R
 
 	select {
 	case <-w.granted:
+		if w.busy {
+			return nil, Busy, s.o.BusyDelay, nil
+		}
 		return s.releaser(tenantID), Granted, 0, nil
 	case <-ctx.Done():
 	}
 	s.mu.Lock()
 	select {
-	case <-w.granted: // handed a worker while giving up: pass it on
+	case <-w.granted:
+		if w.busy {
+			break
+		}
+		// handed a worker while giving up: pass it on
 		st.inflight--
 		s.free++
 		s.dispatch()
@@ -249,6 +261,32 @@ func (s *Scheduler) dispatch() {
 		close(w.granted)
 	}
 }
+
+// makeRoom reports whether one more object of tenantID may wait: there is a free place, or the newest
+// waiter of a more loaded tenant gives its place up (answered Busy). Called with s.mu held.
+func (s *Scheduler) makeRoom(tenantID string, st *tenantState) bool {
+	total := 0
+	var victim *tenantState
+	for id, o := range s.tenants {
+		total += len(o.waiting)
+		if id != tenantID && len(o.waiting) > 0 && (victim == nil || o.load() > victim.load()) {
+			victim = o
+		}
+	}
+	if total < s.o.Waiting {
+		return true
+	}
+	if victim == nil || victim.load()-1 <= st.load() {
+		return false
+	}
+	w := victim.waiting[len(victim.waiting)-1]
+	victim.waiting = victim.waiting[:len(victim.waiting)-1]
+	w.busy = true
+	close(w.granted)
+	return true
+}
+
+func (st *tenantState) load() int { return st.inflight + len(st.waiting) }
 
 func (s *Scheduler) othersWaiting(tenantID string) bool {
 	for id, st := range s.tenants {

@@ -47,19 +47,28 @@ func TestLoneTenantUsesEveryWorker(t *testing.T) {
 }
 
 func TestBusyInsteadOfHoldingASlot(t *testing.T) {
-	s, err := New(Options{Workers: 2, BusyDelay: 3 * time.Second})
+	s, err := New(Options{Workers: 2, Waiting: 2, BusyDelay: 3 * time.Second})
 	require.NoError(t, err)
 	ra1, ra2 := grant(t, s, "a"), grant(t, s, "a")
-	waitingA := waitFor(t, s, "a") // its one waiting place
+	waitingA := waitFor(t, s, "a")
+	// a's second waiter is displaced by nobody yet: the queue has room for two.
+	displaced := make(chan Decision, 1)
+	go func() {
+		_, d, _, _ := s.Acquire(context.Background(), "a", tenant.RateLimit{})
+		displaced <- d
+	}()
+	for s.Stats().Waiting["a"] < 2 {
+		time.Sleep(time.Millisecond)
+	}
 	_, d, after, err := s.Acquire(context.Background(), "a", tenant.RateLimit{})
 	require.NoError(t, err)
-	assert.Equal(t, Busy, d, "a third object of a may not wait: it would hold a slot")
+	assert.Equal(t, Busy, d, "the queue is full and a is the most loaded tenant: a may not wait, it would hold a slot")
 	assert.Equal(t, 3*time.Second, after)
 
-	// b waits, and the next free worker goes to b (fewest in flight), not to a's earlier waiter.
+	// b takes the place of a's newest waiter (answered Busy), and gets the next free worker.
 	waitingB := waitFor(t, s, "b")
-	_, d, _, _ = s.Acquire(context.Background(), "a", tenant.RateLimit{})
-	assert.Equal(t, Busy, d)
+	assert.Equal(t, Busy, <-displaced)
+	assert.Equal(t, map[string]int{"a": 1, "b": 1}, s.Stats().Waiting)
 	ra1(0, 0)
 	rb := <-waitingB
 	assert.Equal(t, map[string]int{"a": 1, "b": 1}, s.Stats().InFlight)

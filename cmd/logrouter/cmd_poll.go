@@ -39,13 +39,16 @@ Serves /metrics, /healthz and /readyz on --metrics-addr.`,
 				}
 				reg := prometheus.NewRegistry()
 				reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-				// Busy tenants' messages go back to the queue instead of holding a slot (fairshare).
-				rt, log, err := ef.runtime(ctx, sio, reg, func(o *engine.Options) { o.HandBack = true })
+				// Busy tenants' messages go back to the queue instead of holding a slot (fairshare). The poller
+				// holds up to a receive's worth (10) of messages beyond the workers: all but one may wait for a
+				// worker, the last one keeps receiving so that other tenants' messages are found.
+				const spare = 10
+				rt, log, err := ef.runtime(ctx, sio, reg, func(o *engine.Options) { o.HandBack, o.Waiting = true, spare-1 })
 				if err != nil {
 					return err
 				}
 				poller, err := engine.NewPoller(rt.SQS, rt.Processor, engine.PollerOptions{
-					QueueURL: queue, Workers: 2 * rt.Processor.Workers(), WaitTime: wait, Visibility: visibility, Grace: grace,
+					QueueURL: queue, Workers: rt.Processor.Workers() + spare, WaitTime: wait, Visibility: visibility, Grace: grace,
 					Metrics: rt.Metrics, Logger: log,
 				})
 				if err != nil {
