@@ -67,10 +67,6 @@ type Event struct {
 	// and measures the message itself. A vouched length that cannot be right (outside [len/2, len] of the
 	// message) is ignored.
 	TextLen int
-	// Owned, with a vouched TextLen, tells that the caller will never change Message again (parser.Event's
-	// Owned): Add then keeps a message larger than its arenas (256 KiB) where it is instead of copying it
-	// into an arena of its own; its pieces are copied into request bodies as usual.
-	Owned bool
 }
 
 // Destination is a log group and stream.
@@ -409,9 +405,6 @@ func (b *Batcher) Add(ev Event) error {
 	}
 
 	vouched := ev.Escaped && ev.TextLen > 0 && ev.TextLen <= len(ev.Message) && 2*ev.TextLen >= len(ev.Message)
-	if vouched && ev.Owned && len(ev.Message) > arenaSize {
-		return b.addItem(seq, ev.Timestamp, nil, ev.Message[:len(ev.Message):len(ev.Message)], ev.TextLen, ev.TextLen == len(ev.Message))
-	}
 	a := b.arena
 	if a == nil || cap(a.buf)-len(a.buf) < len(ev.Message) {
 		need := len(ev.Message)
