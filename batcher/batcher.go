@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,9 +67,6 @@ type Event struct {
 	// and measures the message itself. A vouched length that cannot be right (outside [len/2, len] of the
 	// message) is ignored.
 	TextLen int
-	// Owned, with a vouched TextLen, tells that the caller will never change Message again (parser.Event's
-	// Owned): Add then keeps a message larger than its arenas (256 KiB) instead of copying it.
-	Owned bool
 }
 
 // Destination is a log group and stream.
@@ -269,10 +267,7 @@ type Batcher struct {
 	arena     *arena   // where Add copies messages
 	arenas    []*arena // recycled arenas
 	big       *arena   // a recycled arena larger than arenaSize (see newArena)
-	retMu     sync.Mutex
-	returned  []*arena // arenas whose last reference a sender dropped (guarded by retMu)
-	spareRet  []*arena
-	winLo     int64 // accepted timestamps [winLo, winHi], from Now at the last refresh
+	winLo     int64    // accepted timestamps [winLo, winHi], from Now at the last refresh
 	winHi     int64
 	winLeft   int    // events before the bounds are refreshed
 	win       []item // sorted by (ts, seq)
@@ -410,9 +405,6 @@ func (b *Batcher) Add(ev Event) error {
 	}
 
 	vouched := ev.Escaped && ev.TextLen > 0 && ev.TextLen <= len(ev.Message) && 2*ev.TextLen >= len(ev.Message)
-	if vouched && ev.Owned && len(ev.Message) > arenaSize {
-		return b.addItem(seq, ev.Timestamp, nil, ev.Message[:len(ev.Message):len(ev.Message)], ev.TextLen, ev.TextLen == len(ev.Message))
-	}
 	a := b.arena
 	if a == nil || cap(a.buf)-len(a.buf) < len(ev.Message) {
 		need := len(ev.Message)
@@ -461,7 +453,7 @@ func (b *Batcher) addItem(seq, timestamp int64, a *arena, wire []byte, ulen int,
 		return nil
 	}
 	if a != nil {
-		a.refs.Add(1)
+		a.live++
 	}
 	b.fresh = append(b.fresh, item{ts: ts, seq: seq, ar: a, wire: wire, ulen: ulen, plain: plain, split: ulen > b.maxU})
 	b.insertLast()
@@ -484,14 +476,11 @@ const (
 	bigArenaStep = 1 << 20
 )
 
-// arena is a buffer of wire bytes shared by window items and, once they are committed, by the requests
-// whose bodies are written from them. Once nothing refers to it any more, it is reused.
+// arena is a buffer of wire bytes shared by window items. Once every item in it has been committed to a
+// request body (copied), it is reused.
 type arena struct {
-	buf []byte
-	// refs counts the window items with bytes in buf, the pieces of requests (built, in flight) pointing
-	// into it, and 1 while it is the batcher's current arena. Only Add increments it, and only for the
-	// current arena; it drops to 0 on Add's side (under addMu) or a sender's (see unref).
-	refs atomic.Int32
+	buf  []byte
+	live int // items whose wire bytes are in buf and not yet committed
 }
 
 // newArena makes a fresh current arena with room for n bytes, recycling a free one when it is large enough.
@@ -500,11 +489,6 @@ type arena struct {
 // size, which the Go heap keeps resident (peak RSS grew with the number of long messages in an object).
 func (b *Batcher) newArena(n int) *arena {
 	old := b.arena
-	if old != nil && old.refs.Load() == 1 && n <= cap(old.buf) {
-		old.buf = old.buf[:0] // nothing points into it any more but the current-arena reference
-		return old
-	}
-	b.takeReturned()
 	var a *arena
 	if n <= arenaSize {
 		if k := len(b.arenas); k > 0 {
@@ -528,50 +512,26 @@ func (b *Batcher) newArena(n int) *arena {
 		}
 		a = &arena{buf: make([]byte, 0, size)}
 	}
-	a.refs.Store(1)
 	b.arena = a
-	if old != nil {
-		b.unrefLocked(old)
+	if old != nil && old.live == 0 {
+		b.recycle(old)
 	}
 	return a
 }
 
-// committed is called when item it has been wholly committed to requests (which hold their own references
-// to its arena).
+// committed is called when item it has been wholly copied into request bodies.
 func (b *Batcher) committed(it *item) {
-	if a := it.ar; a != nil {
-		it.ar = nil
-		b.unrefLocked(a)
+	a := it.ar
+	if a == nil {
+		return
 	}
-}
-
-// unrefLocked drops a reference to a; called with addMu held.
-func (b *Batcher) unrefLocked(a *arena) {
-	if a.refs.Add(-1) == 0 {
-		b.recycle(a)
-	}
-}
-
-// unref drops a reference to a from any goroutine; an arena nothing refers to any more waits in
-// b.returned for Add to take it back (a request's last reference usually goes on a sender).
-func (b *Batcher) unref(a *arena) {
-	if a.refs.Add(-1) == 0 {
-		b.retMu.Lock()
-		b.returned = append(b.returned, a)
-		b.retMu.Unlock()
-	}
-}
-
-// takeReturned recycles the arenas senders have let go of; called with addMu held.
-func (b *Batcher) takeReturned() {
-	b.retMu.Lock()
-	ret := b.returned
-	b.returned = b.spareRet[:0]
-	b.spareRet = ret
-	b.retMu.Unlock()
-	for i, a := range ret {
-		b.recycle(a)
-		ret[i] = nil
+	it.ar = nil
+	if a.live--; a.live == 0 {
+		if a == b.arena {
+			a.buf = a.buf[:0]
+		} else {
+			b.recycle(a)
+		}
 	}
 }
 
@@ -639,15 +599,13 @@ type scratch struct {
 	pieces, altPieces       []piece
 }
 
-// releaseArenas hands the arenas nothing refers to any more to later batchers. Called by Close with addMu
-// held once every request is done: arenas still referenced (by events never sent after a failure) are left
-// to the GC.
-func (b *Batcher) releaseArenas() {
-	if a := b.arena; a != nil {
-		b.arena = nil
-		b.unrefLocked(a)
+// releaseBuffers hands the arenas no item refers to and the window's slices to later batchers. Called by
+// Close with addMu held, once no request will be built any more.
+func (b *Batcher) releaseBuffers() {
+	if a := b.arena; a != nil && a.live == 0 {
+		b.recycle(a)
 	}
-	b.takeReturned()
+	b.arena = nil
 	for _, a := range b.arenas {
 		freeBufs.arenas.put(a)
 	}
@@ -656,11 +614,6 @@ func (b *Batcher) releaseArenas() {
 		freeBufs.big.put(b.big)
 		b.big = nil
 	}
-}
-
-// releaseBuffers hands the window's slices to later batchers. Called by Close with addMu held, once no
-// request will be built any more.
-func (b *Batcher) releaseBuffers() {
 	sc := &scratch{win: b.win[:0], fresh: b.fresh[:0], late: b.late[:0], spare: b.spare[:0], order: b.order[:0], pieces: b.pieces[:0], altPieces: b.altPieces[:0]}
 	clear(sc.win[:cap(sc.win)]) // drop references to message bytes
 	clear(sc.fresh[:cap(sc.fresh)])
@@ -794,9 +747,18 @@ func (b *Batcher) Close() (Result, error) {
 	}
 	b.addMu.Unlock()
 	b.wg.Wait()
-	b.addMu.Lock()
-	b.releaseArenas()
-	b.addMu.Unlock()
 	res := Result{Acked: b.Acked(), Stats: b.Stats()}
 	return res, b.failure()
+}
+
+// appendEventJSON appends one log event object to body.
+func appendEventJSON(body []byte, first bool, ts int64, wire []byte) []byte {
+	if !first {
+		body = append(body, ',')
+	}
+	body = append(body, `{"timestamp":`...)
+	body = strconv.AppendInt(body, ts, 10)
+	body = append(body, `,"message":"`...)
+	body = append(body, wire...)
+	return append(body, `"}`...)
 }

@@ -1,6 +1,7 @@
 package batcher
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -325,11 +326,11 @@ func TestAttemptTimeoutRetried(t *testing.T) {
 }
 
 func TestBodyStreamHasNoWriteTo(t *testing.T) {
-	var body any = newRequestBody([]byte("{"), &request{size: 3})
+	var body any = &bodyStream{r: bytes.NewReader([]byte("{}"))}
 	if _, ok := body.(io.WriterTo); ok {
-		t.Fatal("requestBody implements io.WriterTo; a closed SDK body would then fail the transport's final read")
+		t.Fatal("bodyStream implements io.WriterTo; a closed SDK body would then fail the transport's final read")
 	}
 	if _, ok := body.(io.Seeker); !ok {
-		t.Fatal("requestBody must be seekable for signing and retries")
+		t.Fatal("bodyStream must be seekable for signing and retries")
 	}
 }

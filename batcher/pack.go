@@ -2,48 +2,37 @@ package batcher
 
 import (
 	"slices"
-	"strconv"
 	"sync"
 )
 
-// request is one PutLogEvents request under construction or in flight. Its body is written from the
-// events' wire bytes where they lie, in the batcher's arenas (see requestBody), so it holds a reference to
-// each arena it points into until it is released.
+// request is one PutLogEvents request under construction or in flight.
 type request struct {
-	seqs   []int64 // input index of each event, in request order
-	ts     []int64
-	wires  [][]byte
-	arenas []*arena // one reference per piece that points into an arena
-	size   int      // JSON body length (without StockSerializer)
-	n      int
-	bytes  int // Σ(ulen + 26)
-	deps   []*request
-	done   chan struct{}
-	err    error
+	body  *[]byte // JSON body (nil with StockSerializer)
+	seqs  []int64 // input index of each event, in request order
+	ts    []int64 // only with StockSerializer
+	wires [][]byte
+	n     int
+	bytes int // Σ(ulen + 26)
+	deps  []*request
+	done  chan struct{}
+	err   error
 }
 
-// reqBufs are a request's slices, reused by later requests.
-type reqBufs struct {
-	seqs, ts []int64
-	wires    [][]byte
-	arenas   []*arena
-}
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, MaxRequestBytes+MaxRequestBytes/4); return &b }}
+var seqPool = sync.Pool{New: func() any { s := make([]int64, 0, 1024); return &s }}
 
-var reqPool = sync.Pool{New: func() any {
-	return &reqBufs{seqs: make([]int64, 0, 1024), ts: make([]int64, 0, 1024), wires: make([][]byte, 0, 1024)}
-}}
-
-// release drops the request's references to arenas and recycles its slices; b.unref may run on any goroutine.
-func (b *Batcher) release(r *request) {
-	for i, a := range r.arenas {
-		b.unref(a)
-		r.arenas[i] = nil
+func (r *request) release() {
+	if r.body != nil {
+		*r.body = (*r.body)[:0]
+		bodyPool.Put(r.body)
+		r.body = nil
 	}
 	if r.seqs != nil {
-		clear(r.wires)
-		reqPool.Put(&reqBufs{seqs: r.seqs[:0], ts: r.ts[:0], wires: r.wires[:0], arenas: r.arenas[:0]})
+		s := r.seqs[:0]
+		seqPool.Put(&s)
+		r.seqs = nil
 	}
-	r.seqs, r.ts, r.wires, r.arenas = nil, nil, nil, nil
+	r.wires = nil
 }
 
 func cmpItems(x, y item) int { return less(&x, &y) }
@@ -102,10 +91,10 @@ func (b *Batcher) flushOne() error {
 	case b.queue <- req:
 		return nil
 	case <-b.failed:
-		b.release(req)
+		req.release()
 		return b.err
 	case <-b.ctx.Done():
-		b.release(req)
+		req.release()
 		b.fail(&Error{Op: "PutLogEvents", Dest: b.dest, Retryable: true, Err: b.ctx.Err()})
 		return b.err
 	}
@@ -119,9 +108,12 @@ type piece struct{ idx, off, wn, un int }
 // 98% of the request, first fit by decreasing size (oversized messages last, cut to fill the room) is tried
 // as well and the fuller plan wins. Messages too large for one event are cut on character boundaries.
 func (b *Batcher) build() *request {
-	req := &request{done: make(chan struct{}), size: len(b.prefix) + len("]}")}
-	rb := reqPool.Get().(*reqBufs)
-	req.seqs, req.ts, req.wires, req.arenas = rb.seqs[:0], rb.ts[:0], rb.wires[:0], rb.arenas[:0]
+	req := &request{done: make(chan struct{})}
+	req.seqs = (*seqPool.Get().(*[]int64))[:0]
+	if !b.opts.StockSerializer {
+		req.body = bodyPool.Get().(*[]byte)
+		*req.body = append((*req.body)[:0], b.prefix...)
+	}
 	anchor, forced := b.pickAnchor()
 	limitTS := b.win[anchor].ts + MaxSpan.Milliseconds()
 	order := b.order[:0]
@@ -159,6 +151,9 @@ func (b *Batcher) build() *request {
 	b.order = order
 	b.commit(req, pieces)
 	b.pieces = pieces[:0]
+	if req.body != nil {
+		*req.body = append(*req.body, ']', '}')
+	}
 	return req
 }
 
@@ -225,7 +220,9 @@ func (b *Batcher) commit(req *request, pieces []piece) {
 			b.winN--
 			it.ulen = 0
 			it.wire = nil
-			b.committed(it)
+			if req.body != nil {
+				b.committed(it)
+			}
 			removed++
 			continue
 		}
@@ -248,13 +245,12 @@ func (b *Batcher) addToRequest(req *request, it *item, wire []byte, un int) {
 	if it.prev != nil && it.prev != req && !slices.Contains(req.deps, it.prev) {
 		req.deps = append(req.deps, it.prev)
 	}
-	if a := it.ar; a != nil {
-		a.refs.Add(1)
-		req.arenas = append(req.arenas, a)
+	if req.body != nil {
+		*req.body = appendEventJSON(*req.body, req.n == 0, it.ts, wire)
+	} else {
+		req.ts = append(req.ts, it.ts)
+		req.wires = append(req.wires, wire)
 	}
-	req.ts = append(req.ts, it.ts)
-	req.wires = append(req.wires, wire)
-	req.size += eventJSONLen(req.n == 0, it.ts, len(wire))
 	req.seqs = append(req.seqs, it.seq)
 	req.n++
 	req.bytes += un + EventOverhead
@@ -301,20 +297,4 @@ func (b *Batcher) pickAnchor() (anchor int, forced bool) {
 		}
 	}
 	return best, false
-}
-
-const (
-	eventHead = `{"timestamp":`
-	eventMid  = `,"message":"`
-	eventTail = `"}`
-)
-
-// eventJSONLen is the length of one log event object in the body (with its leading comma unless first).
-func eventJSONLen(first bool, ts int64, wireLen int) int {
-	var digits [20]byte
-	n := len(eventHead) + len(strconv.AppendInt(digits[:0], ts, 10)) + len(eventMid) + wireLen + len(eventTail)
-	if !first {
-		n++
-	}
-	return n
 }

@@ -1,7 +1,6 @@
 package batcher
 
 import (
-	"bytes"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
@@ -261,56 +260,5 @@ func TestVouchedTextLen(t *testing.T) {
 	}
 	if !slices.Equal(puts[0], puts[1]) {
 		t.Fatalf("vouched lengths changed the requests:\n%+v\nagainst\n%+v", puts[1], puts[0])
-	}
-}
-
-// TestOwnedLargeMessages delivers large vouched messages the caller hands over (Event.Owned): the batcher
-// keeps them without copying, and what CloudWatch stores and the requests are those of copied ones.
-func TestOwnedLargeMessages(t *testing.T) {
-	rng := rand.New(rand.NewPCG(8, 8))
-	var copied, owned []Event
-	evs := randomStream(rng, 300, 3*time.Hour, 3<<20)
-	pool := textPools()[0] // printable ASCII
-	for i := range 12 {    // large messages with two-byte escapes only, as a parser vouches for
-		size := 200<<10 + rng.IntN(3<<20-200<<10)
-		off := rng.IntN(len(pool) - size)
-		msg := bytes.ReplaceAll(pool[off:off+size], []byte("q"), []byte(`\"`))
-		evs[i*20] = Event{Timestamp: evs[i*20].Timestamp, Message: bytes.ReplaceAll(msg, []byte("Z"), []byte(`\n`)), Escaped: true}
-	}
-	for _, ev := range evs {
-		if !ev.Escaped || strings.Contains(string(ev.Message), `\u`) {
-			continue
-		}
-		ev.TextLen = len(textOf(ev))
-		copied = append(copied, ev)
-		ev.Owned = true
-		owned = append(owned, ev)
-	}
-	big := 0
-	for _, ev := range owned {
-		if len(ev.Message) > arenaSize {
-			big++
-		}
-	}
-	if big < 3 {
-		t.Fatalf("only %d messages larger than an arena", big)
-	}
-	var puts [2][]cwlfake.PutRecord
-	for i, evs := range [][]Event{copied, owned} {
-		srv := startFake(t)
-		srv.CreateLogStream(testDest.LogGroup, testDest.LogStream)
-		res := deliver(t, newBatcher(t, srv, func(o *Options) { o.MaxInFlight = 1 }), evs)
-		texts := make([]string, len(evs))
-		for j, ev := range evs {
-			texts[j] = textOf(ev)
-		}
-		checkDelivery(t, srv, evs, texts)
-		if res.Acked != int64(len(evs)) {
-			t.Fatalf("acked %d of %d", res.Acked, len(evs))
-		}
-		puts[i] = srv.Puts()
-	}
-	if !slices.Equal(puts[0], puts[1]) {
-		t.Fatalf("owned messages changed the requests:\n%+v\nagainst\n%+v", puts[1], puts[0])
 	}
 }

@@ -1,12 +1,11 @@
 package batcher
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -31,7 +30,7 @@ func (e backoffErr) Unwrap() error { return e.err }
 
 func (b *Batcher) send(req *request) {
 	defer close(req.done)
-	defer b.release(req)
+	defer req.release()
 	for _, d := range req.deps {
 		select {
 		case <-d.done:
@@ -121,7 +120,7 @@ func (b *Batcher) putAttempt(ctx context.Context, req *request) (*cloudwatchlogs
 		LogStreamName: aws.String(b.dest.LogStream),
 	}
 	if b.opts.StockSerializer {
-		if len(req.wires) > 0 {
+		if req.body == nil && len(req.wires) > 0 {
 			evs := make([]types.InputLogEvent, req.n)
 			var buf []byte
 			for i := range req.n {
@@ -133,21 +132,18 @@ func (b *Batcher) putAttempt(ctx context.Context, req *request) (*cloudwatchlogs
 		return b.client.PutLogEvents(ctx, in, disableSDKRetries)
 	}
 	in.LogEvents = []types.InputLogEvent{}
+	body := *req.body
 	return b.client.PutLogEvents(ctx, in, disableSDKRetries, func(o *cloudwatchlogs.Options) {
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
-			_, err := s.Serialize.Swap("OperationSerializer", &rawBodySerializer{b: b, req: req})
+			_, err := s.Serialize.Swap("OperationSerializer", &rawBodySerializer{body: body})
 			return err
 		})
 	})
 }
 
-// rawBodySerializer replaces PutLogEvents' operation serializer with the request's JSON body, written on
-// demand from its events (requestBody); everything else (endpoint resolution, signing, SDK middleware)
-// stays the SDK's.
-type rawBodySerializer struct {
-	b   *Batcher
-	req *request
-}
+// rawBodySerializer replaces PutLogEvents' operation serializer with a pre-built JSON body; everything else
+// (endpoint resolution, signing, SDK middleware) stays the SDK's.
+type rawBodySerializer struct{ body []byte }
 
 func (*rawBodySerializer) ID() string { return "OperationSerializer" }
 
@@ -162,7 +158,7 @@ func (m *rawBodySerializer) HandleSerialize(ctx context.Context, in middleware.S
 	}
 	req.Header.Set("X-Amz-Target", "Logs_20140328.PutLogEvents")
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	sreq, err := req.SetStream(newRequestBody(m.b.prefix, m.req))
+	sreq, err := req.SetStream(&bodyStream{r: bytes.NewReader(m.body)})
 	if err != nil {
 		return middleware.SerializeOutput{}, middleware.Metadata{}, fmt.Errorf("set stream: %w", err)
 	}
@@ -170,134 +166,17 @@ func (m *rawBodySerializer) HandleSerialize(ctx context.Context, in middleware.S
 	return next.HandleSerialize(ctx, in)
 }
 
-// requestBody is a request's JSON body, written on demand from its events' timestamps and wire bytes: the
-// SDK reads it twice (SHA-256 for the signature, then the send), and each pass copies the message bytes
-// straight from the arenas into the SDK's buffers instead of from a body assembled beforehand. It is
-// seekable (retries rewind it) and knows its length.
-//
-// It deliberately does not implement io.WriterTo. smithy-go wraps request bodies in a reader that, once
-// closed (which the SDK does as soon as the response headers arrive), answers WriteTo with an io.EOF error;
-// net/http's final read of the body goes through WriteTo when available, takes that error for a failed
-// body read and closes the connection, breaking the read of a response body that had not yet arrived. That
-// would turn an accepted request into a retry and duplicates. Through Read, a closed body reads as a clean
-// EOF.
-type requestBody struct {
-	prefix []byte
-	ts     []int64
-	wires  [][]byte
-	size   int64
-	pos    int64
-	part   int    // what seg is: partPrefix, or partHead/partWire/partTail of event i, or partEnd
-	i      int    // current event
-	seg    []byte // the rest of the current part
-	head   []byte // scratch for an event's head
-}
+// bodyStream is a seekable request body that deliberately does not implement io.WriterTo. smithy-go wraps
+// request bodies in a reader that, once closed (which the SDK does as soon as the response headers
+// arrive), answers WriteTo with an io.EOF error; net/http's final read of the body goes through WriteTo when
+// available, takes that error for a failed body read and closes the connection, breaking the read of a
+// response body that had not yet arrived. That would turn an accepted request into a retry and duplicates.
+// Through Read, a closed body reads as a clean EOF.
+type bodyStream struct{ r *bytes.Reader }
 
-const (
-	partPrefix = iota
-	partHead
-	partWire
-	partTail
-	partEnd
-)
-
-// The constant parts of a body, read-only.
-var (
-	eventTailBytes = []byte(eventTail)
-	bodyEnd        = []byte("]}")
-)
-
-func newRequestBody(prefix []byte, req *request) *requestBody {
-	r := &requestBody{prefix: prefix, ts: req.ts, wires: req.wires, size: int64(req.size), head: make([]byte, 0, 48)}
-	r.rewind()
-	return r
-}
-
-func (r *requestBody) rewind() {
-	r.pos, r.part, r.i, r.seg = 0, partPrefix, 0, r.prefix
-}
-
-// next moves to the part after the current one; false at the end of the body.
-func (r *requestBody) next() bool {
-	switch r.part {
-	case partPrefix, partTail:
-		if r.part == partTail {
-			r.i++
-		}
-		if r.i == len(r.ts) {
-			r.part, r.seg = partEnd, bodyEnd
-			return true
-		}
-		h := r.head[:0]
-		if r.i > 0 {
-			h = append(h, ',')
-		}
-		h = append(h, eventHead...)
-		h = strconv.AppendInt(h, r.ts[r.i], 10)
-		r.head = append(h, eventMid...)
-		r.part, r.seg = partHead, r.head
-	case partHead:
-		r.part, r.seg = partWire, r.wires[r.i]
-	case partWire:
-		r.part, r.seg = partTail, eventTailBytes
-	default:
-		return false
-	}
-	return true
-}
-
-func (r *requestBody) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		if len(r.seg) == 0 {
-			if !r.next() {
-				break
-			}
-			continue
-		}
-		c := copy(p[n:], r.seg)
-		r.seg = r.seg[c:]
-		n += c
-	}
-	r.pos += int64(n)
-	if n == 0 && len(p) > 0 {
-		return 0, io.EOF
-	}
-	return n, nil
-}
-
-// Seek supports every whence; moving anywhere but the start or the current position rewinds and reads
-// forward.
-func (r *requestBody) Seek(offset int64, whence int) (int64, error) {
-	switch whence {
-	case io.SeekCurrent:
-		offset += r.pos
-	case io.SeekEnd:
-		offset += r.size
-	case io.SeekStart:
-	default:
-		return 0, fmt.Errorf("request body: invalid whence %d", whence)
-	}
-	if offset < 0 || offset > r.size {
-		return 0, fmt.Errorf("request body: seek to %d outside [0, %d]", offset, r.size)
-	}
-	if offset == r.pos {
-		return offset, nil
-	}
-	if offset < r.pos {
-		r.rewind()
-	}
-	var scratch [4096]byte
-	for r.pos < offset {
-		if _, err := r.Read(scratch[:min(int64(len(scratch)), offset-r.pos)]); err != nil {
-			return r.pos, err
-		}
-	}
-	return offset, nil
-}
-
-// Len is the number of bytes not read yet.
-func (r *requestBody) Len() int { return int(r.size - r.pos) }
+func (b *bodyStream) Read(p []byte) (int, error)                   { return b.r.Read(p) }
+func (b *bodyStream) Seek(offset int64, whence int) (int64, error) { return b.r.Seek(offset, whence) }
+func (b *bodyStream) Len() int                                     { return b.r.Len() }
 
 // accepted accounts for a successful PutLogEvents: rejected events per rejectedLogEventsInfo, the rest
 // accepted; every event of the request is resolved (none is retried).

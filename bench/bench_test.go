@@ -618,3 +618,17 @@ func TestUpdateMarkdown(t *testing.T) {
 		t.Error("document without markers accepted")
 	}
 }
+
+// End-to-end scaling is judged on the largest objects end to end ran on, even when single-object scenarios
+// ran on larger ones.
+func TestScalingTargetWithLargerSingleObjects(t *testing.T) {
+	rep := sampleReport()
+	rep.Results = append(rep.Results, Result{Spec: Spec{Scenario: Deliver, Procs: 1, SizeMiB: 256}, Status: StatusOK,
+		MBPerSec: 400, MaxRSSBytes: 50 << 20})
+	rep.finish()
+	for _, tg := range rep.Targets {
+		if tg.Name == "end-to-end scaling" && (tg.Status == "not measured" || !strings.Contains(tg.Measured, "w1")) {
+			t.Errorf("scaling %s: %q", tg.Status, tg.Measured)
+		}
+	}
+}

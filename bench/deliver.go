@@ -97,7 +97,7 @@ func setupDeliver(_ context.Context, cs ChildSpec, info *ChildResult) (iteration
 			st.events++
 			be := batcher.Event{Timestamp: ev.Timestamp, Message: ev.Message, Escaped: ev.Escaped}
 			if ev.Escaped && !ev.UnicodeEscapes {
-				be.TextLen, be.Owned = ev.TextLen, ev.Owned // as the engine hands events over
+				be.TextLen = ev.TextLen // as the engine hands events over
 			}
 			if err := b.Add(be); err != nil {
 				_, _ = b.Close()

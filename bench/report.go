@@ -280,7 +280,6 @@ func (rep *Report) largestSize() int {
 }
 
 func (rep *Report) evaluate() []Target {
-	size := rep.largestSize()
 	ts := rep.speedTargets()
 
 	req := Target{Name: "PutLogEvents requests", Goal: "≤ 1.02× minimum", Status: "not measured"}
@@ -302,6 +301,12 @@ func (rep *Report) evaluate() []Target {
 	sc := Target{Name: "end-to-end scaling", Goal: fmt.Sprintf("throughput grows with workers up to %d cores, no loss beyond", runtime.NumCPU()), Status: "not measured"}
 	var one, atCores, beyond Result
 	var haveOne, haveCores, haveBeyond bool
+	size := 0 // the largest objects end to end ran on
+	for _, r := range rep.Results {
+		if r.Status == StatusOK && r.Scenario == EndToEnd {
+			size = max(size, r.SizeMiB)
+		}
+	}
 	for _, r := range rep.Results {
 		if r.Status != StatusOK || r.Scenario != EndToEnd || r.SizeMiB != size {
 			continue

@@ -31,8 +31,9 @@ const (
 	vectorYAML  = "../vector/vector.yaml"
 	irsaKey     = "eks.amazonaws.com/role-arn"
 	placeholder = "set-in-an-overlay"
-	// apiKeysSecret is created out of band (deploy/README.md) and is the only object referenced but not built.
-	apiKeysSecret = "logrouter-api-keys"
+	// The Secrets are created out of band (deploy/README.md); they are the only objects referenced but not built.
+	apiKeysSecret    = "logrouter-api-keys"
+	replayKeysSecret = "logrouter-replay-keys"
 )
 
 var (
@@ -283,7 +284,7 @@ func TestWorkloadsAreWired(t *testing.T) {
 					switch {
 					case v.ConfigMap != nil && o.configMaps[v.ConfigMap.Name] == nil:
 						t.Errorf("%s: volume %s uses ConfigMap %q, which is not built", name, v.Name, v.ConfigMap.Name)
-					case v.Secret != nil && v.Secret.SecretName != apiKeysSecret:
+					case v.Secret != nil && v.Secret.SecretName != apiKeysSecret && v.Secret.SecretName != replayKeysSecret:
 						t.Errorf("%s: volume %s uses Secret %q, which is neither built nor documented", name, v.Name, v.Secret.SecretName)
 					}
 				}
@@ -418,8 +419,12 @@ var logrouterCommands = map[string]struct {
 	"logrouter-processor": {"poll", []string{"LOGROUTER_QUEUE_URL", "LOGROUTER_TENANT_TABLE", "LOGROUTER_CENTRAL_ROLE_ARN",
 		"LOGROUTER_SOURCE_BUCKETS", "LOGROUTER_METRICS_ADDR", "AWS_REGION",
 		// Without it a crashed pod's partial deliveries are repeated in full.
-		"LOGROUTER_PROGRESS_TABLE", "LOGROUTER_SHUTDOWN_GRACE"}},
-	"logrouter-api": {"api", []string{"LOGROUTER_API_ADDR", "LOGROUTER_TENANT_TABLE", "LOGROUTER_API_KEYS_FILE", "LOGROUTER_AUDIT_TABLE", "AWS_REGION"}},
+		"LOGROUTER_PROGRESS_TABLE", "LOGROUTER_SHUTDOWN_GRACE",
+		// Without it every replay notification is dropped.
+		"LOGROUTER_REPLAY_KEYS_FILE"}},
+	"logrouter-api": {"api", []string{"LOGROUTER_API_ADDR", "LOGROUTER_TENANT_TABLE", "LOGROUTER_API_KEYS_FILE", "LOGROUTER_AUDIT_TABLE", "AWS_REGION",
+		// Replay jobs run only with all four; with some of them the API refuses to start.
+		"LOGROUTER_QUEUE_URL", "LOGROUTER_SOURCE_BUCKETS", "LOGROUTER_STATUS_TABLE", "LOGROUTER_REPLAY_KEYS_FILE"}},
 }
 
 var (
@@ -522,6 +527,7 @@ func TestLogrouterContainersMatchTheBinary(t *testing.T) {
 			}
 			checkScaledObject(t, o, so, o.env(o.deployments["logrouter-processor"].Spec.Template.Spec.Containers[0]))
 			checkServiceMonitors(t, o)
+			checkReplayWiring(t, o)
 		})
 	}
 }
@@ -555,29 +561,75 @@ func checkAPI(t *testing.T, name string, d *appsv1.Deployment, c corev1.Containe
 			t.Errorf("%s: probe must use the unauthenticated %s, have %+v", name, path, p)
 		}
 	}
-	keys := env["LOGROUTER_API_KEYS_FILE"]
-	found := false
+	if s := secretFile(t, name, d, c, env, "LOGROUTER_API_KEYS_FILE"); s != "" && s != apiKeysSecret {
+		t.Errorf("%s: LOGROUTER_API_KEYS_FILE comes from Secret %q, want %s (deploy/README.md)", name, s, apiKeysSecret)
+	}
+}
+
+// secretFile checks that the file the setting env names is an item of a Secret mounted read-only, readable by
+// the pod's non-root user (through fsGroup) but not by others, and that the Secret is required (a missing Secret
+// keeps the pod from starting, rather than starting it without the file). It returns the Secret's name.
+func secretFile(t *testing.T, workload string, d *appsv1.Deployment, c corev1.Container, env map[string]string, setting string) string {
+	t.Helper()
+	path := env[setting]
+	pod := d.Spec.Template.Spec
+	secret := ""
 	for _, vm := range c.VolumeMounts {
-		rel, err := filepath.Rel(vm.MountPath, keys)
+		rel, err := filepath.Rel(vm.MountPath, path)
 		if err != nil || strings.HasPrefix(rel, "..") {
 			continue
 		}
-		for _, v := range d.Spec.Template.Spec.Volumes {
-			if v.Name != vm.Name || v.Secret == nil {
+		for _, v := range pod.Volumes {
+			if v.Name != vm.Name || v.Secret == nil || !slices.ContainsFunc(v.Secret.Items, func(it corev1.KeyToPath) bool { return it.Path == rel }) {
 				continue
 			}
-			for _, it := range v.Secret.Items {
-				if it.Path == rel {
-					found = true
-				}
+			secret = v.Secret.SecretName
+			if !vm.ReadOnly {
+				t.Errorf("%s: secret volume %s is mounted writable", workload, v.Name)
 			}
-			if v.Secret.DefaultMode == nil || *v.Secret.DefaultMode&0o007 != 0 {
-				t.Errorf("%s: secret volume %s is readable by others (mode %v)", name, v.Name, v.Secret.DefaultMode)
+			if m := v.Secret.DefaultMode; m == nil || *m&0o007 != 0 || *m&0o040 == 0 {
+				t.Errorf("%s: secret volume %s has mode %v; want group-readable (fsGroup) and nothing for others", workload, v.Name, m)
+			}
+			if sc := pod.SecurityContext; sc == nil || sc.FSGroup == nil {
+				t.Errorf("%s: no fsGroup, so the non-root user cannot read %s (mode 0440, owned by root)", workload, path)
+			}
+			if v.Secret.Optional != nil && *v.Secret.Optional {
+				t.Errorf("%s: Secret %s is optional: without it the pod would start and fail on the missing %s", workload, secret, setting)
 			}
 		}
 	}
-	if !found {
-		t.Errorf("%s: LOGROUTER_API_KEYS_FILE %q is not an item of a mounted Secret", name, keys)
+	if secret == "" {
+		t.Errorf("%s: %s %q is not an item of a mounted Secret", workload, setting, path)
+	}
+	return secret
+}
+
+// checkReplayWiring checks that the processor and the API hold the same replay keys, from the documented Secret,
+// and that the API's replay jobs list a bucket the processors accept and enqueue on the queue they poll.
+func checkReplayWiring(t *testing.T, o *objects) {
+	t.Helper()
+	secrets := map[string]string{}
+	envs := map[string]map[string]string{}
+	for name := range logrouterCommands {
+		d := o.deployments[name]
+		c := d.Spec.Template.Spec.Containers[0]
+		envs[name] = o.env(c)
+		secrets[name] = secretFile(t, name, d, c, envs[name], "LOGROUTER_REPLAY_KEYS_FILE")
+		if secrets[name] != replayKeysSecret {
+			t.Errorf("%s: LOGROUTER_REPLAY_KEYS_FILE comes from Secret %q, want %s (deploy/README.md)", name, secrets[name], replayKeysSecret)
+		}
+	}
+	proc, api := envs["logrouter-processor"], envs["logrouter-api"]
+	if api["LOGROUTER_QUEUE_URL"] != proc["LOGROUTER_QUEUE_URL"] {
+		t.Errorf("the API's replay jobs enqueue on %q but the processors poll %q", api["LOGROUTER_QUEUE_URL"], proc["LOGROUTER_QUEUE_URL"])
+	}
+	listed, _, _ := strings.Cut(api["LOGROUTER_SOURCE_BUCKETS"], ",")
+	if listed = strings.TrimSpace(listed); listed == "" || !slices.Contains(strings.Split(proc["LOGROUTER_SOURCE_BUCKETS"], ","), listed) {
+		t.Errorf("the API's replay jobs list bucket %q, which the processors' LOGROUTER_SOURCE_BUCKETS %q does not accept",
+			listed, proc["LOGROUTER_SOURCE_BUCKETS"])
+	}
+	if api["LOGROUTER_STATUS_TABLE"] != proc["LOGROUTER_STATUS_TABLE"] {
+		t.Errorf("the API keeps replay jobs and reads status in %q, the processors record status in %q", api["LOGROUTER_STATUS_TABLE"], proc["LOGROUTER_STATUS_TABLE"])
 	}
 }
 

@@ -151,9 +151,6 @@ func (p *Processor) streamObject(ctx context.Context, src S3API, obj ObjectRef, 
 				d.added++
 				continue
 			}
-			if shared == nil && ev.Owned {
-				shared = ev.Message // the reader has let go of it: no copy needed
-			}
 			if shared == nil {
 				if len(ev.Message) > cap(slab)-len(slab) {
 					slab = make([]byte, 0, max(slabBytes, len(ev.Message)))
@@ -428,12 +425,12 @@ func (d *delivery) endFeed() {
 }
 
 // batcherEvent hands the parser's event, with msg as its message bytes, to a batcher, passing on the length
-// the parser measured while validating it when that spares the batcher a second scan, and whether the
-// batcher may keep the message rather than copy it (see batcher.Event); msg is ev.Message or a copy of it.
+// the parser measured while validating it when that spares the batcher a second scan (see batcher.Event);
+// msg is ev.Message or a copy of it.
 func batcherEvent(ev *parser.Event, msg []byte) batcher.Event {
 	be := batcher.Event{Timestamp: ev.Timestamp, Message: msg, Escaped: ev.Escaped}
 	if ev.Escaped && !ev.UnicodeEscapes {
-		be.TextLen, be.Owned = ev.TextLen, ev.Owned
+		be.TextLen = ev.TextLen
 	}
 	return be
 }

@@ -62,10 +62,6 @@ type Event struct {
 	// UnicodeEscapes tells that an Escaped message holds at least one \uXXXX escape sequence; when it is
 	// false, every escape sequence in Message is one of the two-byte ones (\", \\, \/, \b, \f, \n, \r, \t).
 	UnicodeEscapes bool
-	// Owned tells that an Escaped message lies in a buffer the Reader has let go of (a line of 1 MiB or
-	// more assembled across chunks): unlike the rest of the Event, Message stays valid and unchanged after
-	// later calls to Next, so a receiver may keep it instead of copying it.
-	Owned bool
 	// Vector metadata fields (unescaped); nil when the record does not have them.
 	ClusterID, Namespace, Application, PodName []byte
 	// Line is the 1-based number of the line of the uncompressed stream this event came from (every line

@@ -84,12 +84,10 @@ type Reader struct {
 	gzip   bool
 	err    error // sticky terminal error
 
-	chunk []byte
-	pos   int
-	carry []byte
-	// lineOwned tells that the current line lies in a buffer the Reader has let go of (see carryLine)
-	lineOwned bool
-	skipping  bool // discarding the rest of an oversized line
+	chunk    []byte
+	pos      int
+	carry    []byte
+	skipping bool // discarding the rest of an oversized line
 
 	lines, events, bytesOut, malformed, oversized, blank, emptyArrays int64
 	bySource                                                          [NumSources]int64
@@ -151,8 +149,8 @@ func (r *Reader) Close() error {
 }
 
 // Next returns the next event; io.EOF at the end. The *Event and every slice in it are valid only until the
-// next call to Next (except an Owned message). A corrupt or truncated gzip stream yields the events before
-// the damage, then a *CorruptError; an error reading the input is returned wrapped. Errors are sticky.
+// next call to Next. A corrupt or truncated gzip stream yields the events before the damage, then a
+// *CorruptError; an error reading the input is returned wrapped. Errors are sticky.
 func (r *Reader) Next() (*Event, error) {
 	if r.closed {
 		return nil, ErrClosed
@@ -223,12 +221,11 @@ func (r *Reader) readLine() ([]byte, error) {
 						continue
 					}
 					line := append(reserve(r.carry, i), rest[:i]...)
-					r.carryLine(line)
+					r.carry = line[:0]
 					return line, nil
 				case i > max:
 					r.oversized++
 				default:
-					r.lineOwned = false
 					return rest[:i], nil
 				}
 				continue
@@ -254,7 +251,7 @@ func (r *Reader) readLine() ([]byte, error) {
 				r.lines++
 				r.lineNo = r.lines
 				line := r.carry
-				r.carryLine(line)
+				r.carry = r.carry[:0]
 				return line, nil
 			}
 			return nil, io.EOF
@@ -265,20 +262,6 @@ func (r *Reader) readLine() ([]byte, error) {
 		r.chunk, r.pos = c, 0
 		r.bytesOut += int64(len(c))
 	}
-}
-
-// ownLineBytes is the length from which a line assembled in the carry buffer is let go of (Event.Owned)
-// rather than reused: receivers keep such messages instead of copying them.
-const ownLineBytes = 1 << 20
-
-// carryLine notes that line, assembled in r.carry, is being returned: a long one keeps its buffer, which the
-// Reader lets go of; the carry buffer is reused otherwise.
-func (r *Reader) carryLine(line []byte) {
-	if len(line) >= ownLineBytes {
-		r.carry, r.lineOwned = nil, true
-		return
-	}
-	r.carry, r.lineOwned = line[:0], false
 }
 
 func (r *Reader) nextChunk() ([]byte, error) {
@@ -615,7 +598,7 @@ func (r *Reader) setMessage(body []byte, class int, text []byte, ev *Event) {
 		ev.Message = r.recBuf
 		return
 	}
-	ev.Message, ev.Escaped, ev.Owned = body, true, r.lineOwned
+	ev.Message, ev.Escaped = body, true
 	ev.TextLen, ev.UnicodeEscapes = len(text), class == bodyUEscapes
 }
 

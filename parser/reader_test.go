@@ -627,27 +627,3 @@ func TestReserveSizes(t *testing.T) {
 		}
 	}
 }
-
-// A message on a line of 1 MiB or more that spans chunks is Owned: it stays intact while later lines,
-// long ones included, are read.
-func TestOwnedLongLines(t *testing.T) {
-	long := func(c byte) string { return strings.Repeat(string(c), ownLineBytes+10) }
-	input := `{"message":"` + long('a') + `"}` + "\n" + `{"message":"short"}` + "\n" + `{"message":"` + long('b') + `"}` + "\n"
-	r := NewReader(strings.NewReader(input), fallback, func(o *Options) { o.ChunkBytes = 64 << 10 })
-	defer r.Close()
-	var kept [][]byte
-	var owned []bool
-	for {
-		ev, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		require.NoError(t, err)
-		kept = append(kept, ev.Message)
-		owned = append(owned, ev.Owned)
-	}
-	require.Len(t, kept, 3)
-	assert.Equal(t, []bool{true, false, true}, owned)
-	assert.Equal(t, long('a'), string(kept[0]))
-	assert.Equal(t, long('b'), string(kept[2]))
-}

@@ -33,7 +33,9 @@ func init() {
 		Doc: `Handles SQS event batches with partial batch responses: enable ReportBatchItemFailures on the
 event source mapping. Records whose delivery failed recoverably, and records not finished
 --deadline-reserve before the invocation's deadline, are reported as failures and redelivered;
-the others are deleted by Lambda.`,
+the others are deleted by Lambda. Replay notifications (logrouter replay, the API's replay jobs) are
+accepted when LOGROUTER_REPLAY_KEYS holds the key that signed them (processor-lambda.yaml's NoEcho
+parameter ReplayKeys sets it); without replay keys they are dropped, which the function logs at start.`,
 		Setup: func(fs *flagSet) runFunc {
 			var ef engineFlags
 			var reserve time.Duration

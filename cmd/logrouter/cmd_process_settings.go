@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,8 +30,9 @@ type engineFlags struct {
 	usageRetention time.Duration
 	// recorder is set by runtime when a status table is configured.
 	recorder *status.Recorder
-	// replayKeys is the file of replay keys (key_id=secret lines) that authenticate replay markers.
-	replayKeys string
+	// replayKeys is the file of replay keys (key_id=secret lines) that authenticate replay markers;
+	// replayKeysInline holds the same keys in the setting itself (Lambda has no file to mount).
+	replayKeys, replayKeysInline string
 }
 
 func (f *engineFlags) declare(fs *flagSet) {
@@ -52,6 +54,7 @@ func (f *engineFlags) declare(fs *flagSet) {
 	fs.Duration(&f.s.DetachAfter, "detach-after", "LOGROUTER_DETACH_AFTER", 20*time.Second, "how long an object's stream waits for one of its several CloudWatch destinations before detaching it (it resumes on redelivery)")
 	fs.String(&f.logLevel, "log-level", "LOGROUTER_LOG_LEVEL", "info", "debug, info, warn or error")
 	fs.String(&f.replayKeys, "replay-keys-file", "LOGROUTER_REPLAY_KEYS_FILE", "", "file of key_id=secret lines authenticating replay notifications (shared with `logrouter replay` and the API); empty = replay notifications are dropped")
+	fs.String(&f.replayKeysInline, "replay-keys", "LOGROUTER_REPLAY_KEYS", "", "the replay keys themselves instead of a file: key_id=secret entries separated by commas or newlines (secrets without commas), for Lambda; set the variable, not the flag (a flag shows in the process list); excludes --replay-keys-file")
 	fs.String(&f.statusTable, "status-table", "LOGROUTER_STATUS_TABLE", "", "DynamoDB table of per-tenant delivery status and usage (pk/sk, TTL expires_at); empty = not recorded")
 	fs.Duration(&f.statusInterval, "status-flush-interval", "LOGROUTER_STATUS_FLUSH_INTERVAL", status.DefaultFlushInterval, "how often delivery status and usage are written (at most one write per tenant × type per interval)")
 	fs.Duration(&f.usageRetention, "usage-retention", "LOGROUTER_USAGE_RETENTION", status.DefaultUsageRetention, "how long daily usage items are kept (DynamoDB TTL)")
@@ -80,12 +83,13 @@ func (f *engineFlags) runtime(ctx context.Context, sio stdio, reg prometheus.Reg
 	if err := f.s.Validate(); err != nil {
 		return nil, nil, usagef("%v", err)
 	}
-	if f.replayKeys != "" {
-		keys, err := loadReplayKeys(f.replayKeys)
-		if err != nil {
-			return nil, nil, err
-		}
-		f.s.ReplayKeys = keys
+	if f.s.ReplayKeys, err = f.replayKeySet(); err != nil {
+		return nil, nil, err
+	}
+	if len(f.s.ReplayKeys) == 0 {
+		log.Info("replay notifications are dropped: set LOGROUTER_REPLAY_KEYS_FILE (or LOGROUTER_REPLAY_KEYS) to accept them")
+	} else {
+		log.Info("replay notifications are accepted", "replay_key_ids", replayKeyIDs(f.s.ReplayKeys))
 	}
 	cfg, err := loadAWSConfig(ctx)
 	if err != nil {
@@ -122,6 +126,36 @@ func s3PathStyle(desc string) (bool, error) {
 		return false, usagef("s3 path style %q is not true, false or auto", desc)
 	}
 	return v, nil
+}
+
+// replayKeySet returns the replay keys of --replay-keys-file or --replay-keys, or nil when neither is set.
+// Its errors never contain a secret.
+func (f *engineFlags) replayKeySet() (api.Keys, error) {
+	switch {
+	case f.replayKeys != "" && f.replayKeysInline != "":
+		return nil, usagef("give --replay-keys-file (LOGROUTER_REPLAY_KEYS_FILE) or --replay-keys (LOGROUTER_REPLAY_KEYS), not both")
+	case f.replayKeys != "":
+		return loadReplayKeys(f.replayKeys)
+	case f.replayKeysInline != "":
+		// Entries separated by commas are lines of a keys file: a CloudFormation parameter or a Lambda
+		// environment variable is written on one line.
+		keys, err := api.ParseKeys(strings.NewReader(strings.ReplaceAll(f.replayKeysInline, ",", "\n")))
+		if err != nil {
+			return nil, fmt.Errorf("replay keys of LOGROUTER_REPLAY_KEYS (--replay-keys; each comma-separated entry counts as a line): %w", err)
+		}
+		return keys, nil
+	}
+	return nil, nil
+}
+
+// replayKeyIDs lists the key ids (never the secrets), sorted.
+func replayKeyIDs(keys api.Keys) []string {
+	ids := make([]string, 0, len(keys))
+	for id := range keys {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // loadReplayKeys reads a replay keys file: key_id=secret lines, as the API's keys file.

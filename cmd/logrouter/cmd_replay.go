@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/logrouter/logrouter/api"
 	"github.com/logrouter/logrouter/engine"
 	"github.com/logrouter/logrouter/replay"
 	"github.com/logrouter/logrouter/tenant"
@@ -133,7 +133,11 @@ Exit status: 0 done, 1 objects failed (--local), 2 usage, 130 interrupted.`,
 					if queue == "" {
 						return usagef("--queue-url (LOGROUTER_QUEUE_URL) is required to enqueue (or give --local or --dry-run)")
 					}
-					kid, secret, err := signingKey(ef.replayKeys, keyID)
+					keys, err := ef.replayKeySet()
+					if err != nil {
+						return err
+					}
+					kid, secret, err := pickSigningKey(keys, keyID)
 					if err != nil {
 						return err
 					}
@@ -181,18 +185,26 @@ func splitList(s string) []string {
 	return out
 }
 
-// signingKey picks the replay key that signs notifications.
+// signingKey picks the replay key of file that signs notifications.
 func signingKey(file, keyID string) (string, []byte, error) {
 	if file == "" {
-		return "", nil, usagef("--replay-keys-file (LOGROUTER_REPLAY_KEYS_FILE) is required to enqueue: processors drop unsigned replay notifications")
+		return pickSigningKey(nil, keyID)
 	}
 	keys, err := loadReplayKeys(file)
 	if err != nil {
 		return "", nil, err
 	}
+	return pickSigningKey(keys, keyID)
+}
+
+// pickSigningKey picks the key of keys that signs notifications: keyID, or the only key.
+func pickSigningKey(keys api.Keys, keyID string) (string, []byte, error) {
+	if len(keys) == 0 {
+		return "", nil, usagef("a replay key (--replay-keys-file / LOGROUTER_REPLAY_KEYS_FILE, or LOGROUTER_REPLAY_KEYS) is required to enqueue: processors drop unsigned replay notifications")
+	}
 	if keyID == "" {
 		if len(keys) != 1 {
-			return "", nil, usagef("the replay keys file holds %d keys: choose one with --replay-key-id", len(keys))
+			return "", nil, usagef("the replay keys hold %d keys: choose one with --replay-key-id", len(keys))
 		}
 		for k := range keys {
 			keyID = k
@@ -200,12 +212,7 @@ func signingKey(file, keyID string) (string, []byte, error) {
 	}
 	secret, ok := keys[keyID]
 	if !ok {
-		ids := make([]string, 0, len(keys))
-		for k := range keys {
-			ids = append(ids, k)
-		}
-		slices.Sort(ids)
-		return "", nil, usagef("replay key %q is not in the keys file (it holds %s)", keyID, strings.Join(ids, ", "))
+		return "", nil, usagef("replay key %q is not among the replay keys (they hold %s)", keyID, strings.Join(replayKeyIDs(keys), ", "))
 	}
 	return keyID, secret, nil
 }

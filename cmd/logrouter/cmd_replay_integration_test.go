@@ -86,6 +86,18 @@ func TestReplayAndRedriveCommandsIntegration(t *testing.T) {
 	require.Len(t, res[0].Objects[0].Destinations, 1)
 	assert.Equal(t, "s3", string(res[0].Objects[0].Destinations[0].Type))
 	assert.Equal(t, "r-cli", res[0].Objects[0].ReplayID)
+	// The same key given in the environment (as the Lambda template does) authenticates it as well.
+	inline := map[string]string{"LOGROUTER_REPLAY_KEYS": "k0=other-secret-0123456789,k1=replay-secret-0123456789"}
+	for k, v := range env {
+		inline[k] = v
+	}
+	code, out, stderr = runCmd(t, inline, body, "process")
+	require.Equal(t, 0, code, stderr)
+	res = decodeResults(t, out)
+	require.Len(t, res[0].Objects[0].Destinations, 1)
+	assert.Equal(t, "s3", string(res[0].Objects[0].Destinations[0].Type))
+	assert.Equal(t, "r-cli", res[0].Objects[0].ReplayID)
+	assert.NotContains(t, stderr, "replay-secret-0123456789")
 
 	// Local delivery needs the fleet's progress table, or --force (in-memory progress knows nothing: this
 	// process delivers CloudWatch, which nothing delivered before).

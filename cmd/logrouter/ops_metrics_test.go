@@ -521,6 +521,26 @@ func TestLambdaTemplateMatchesTheBinary(t *testing.T) {
 	reserve, err := time.ParseDuration(env.get(t, "LOGROUTER_DEADLINE_RESERVE").Value)
 	require.NoError(t, err)
 
+	// Replay keys come from a NoEcho parameter whose pattern admits what the processor reads, and refuses
+	// what it would refuse at start (so a bad value fails the stack update, not every invocation).
+	rk := tpl.get(t, "Parameters", "ReplayKeys")
+	assert.Equal(t, "true", rk.get(t, "NoEcho").Value)
+	assert.Equal(t, []string{"HasReplayKeys", "ReplayKeys", "AWS::NoValue"}, env.get(t, "LOGROUTER_REPLAY_KEYS").scalars())
+	pattern := regexp.MustCompile(rk.get(t, "AllowedPattern").Value)
+	for value, ok := range map[string]bool{
+		"replay-2026=0123456789abcdef0123456789abcdef":                                          true,
+		"replay-2026=0123456789abcdef0123456789abcdef,replay.2027_b=fedcba9876543210fedcba9876": true,
+		"replay-2026=short":                                 false,
+		"replay 2026=0123456789abcdef0123456789abcdef":      false,
+		"replay-2026=0123456789abcdef0123456789abcdef,oops": false,
+		"=0123456789abcdef0123456789abcdef":                 false,
+	} {
+		_, err := (&engineFlags{replayKeysInline: value}).replayKeySet()
+		assert.Equal(t, ok, err == nil, "the processor reads %q: %v", value, err)
+		assert.Equal(t, ok, pattern.MatchString(value), "ReplayKeys' AllowedPattern on %q", value)
+	}
+	assert.True(t, pattern.MatchString(""), "ReplayKeys may stay empty")
+
 	assert.Contains(t, fn.get(t, "Runtime").scalars(), "provided.al2023")
 	assert.Contains(t, fn.get(t, "Handler").scalars(), "bootstrap")
 	assert.Equal(t, "arm64", tpl.get(t, "Parameters", "Architecture", "Default").Value)

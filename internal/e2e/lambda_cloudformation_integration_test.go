@@ -258,7 +258,7 @@ func TestLambdaProcessorStackIntegration(t *testing.T) {
 			"TenantTableName": "tenant-configurations", "MaximumConcurrency": "7",
 		}
 	}
-	checkFunction := func(t *testing.T, prefix, wantRole, wantProgress, wantExternalID string) {
+	checkFunction := func(t *testing.T, prefix, wantRole, wantProgress, wantExternalID, wantReplayKeys string) {
 		t.Helper()
 		var fn lambdaFunction
 		lambdaGet(ctx, t, cfg, "/2015-03-31/functions/"+prefix+"-processor", nil, &fn)
@@ -289,6 +289,10 @@ func TestLambdaProcessorStackIntegration(t *testing.T) {
 		if got, ok := env["LOGROUTER_EXTERNAL_ID"]; ok != (wantExternalID != "") || got != wantExternalID {
 			t.Errorf("environment LOGROUTER_EXTERNAL_ID = %q (set: %v), want %q (unset when empty)", got, ok, wantExternalID)
 		}
+		if got, ok := env["LOGROUTER_REPLAY_KEYS"]; ok != (wantReplayKeys != "") || got != wantReplayKeys {
+			t.Errorf("environment LOGROUTER_REPLAY_KEYS set: %v, equal to the ReplayKeys parameter: %v, want set: %v (unset when empty)",
+				ok, got == wantReplayKeys, wantReplayKeys != "")
+		}
 
 		var esms eventSourceMappings
 		lambdaGet(ctx, t, cfg, "/2015-03-31/event-source-mappings/", url.Values{"FunctionName": {prefix + "-processor"}}, &esms)
@@ -311,7 +315,7 @@ func TestLambdaProcessorStackIntegration(t *testing.T) {
 		if st.outputs["ExecutionRoleArn"] != roleARN || st.outputs["ProgressTableName"] != table || st.outputs["FunctionTimeout"] != "50" {
 			t.Errorf("outputs %v", st.outputs)
 		}
-		checkFunction(t, prefix, roleARN, table, "")
+		checkFunction(t, prefix, roleARN, table, "", "")
 
 		d, err := dynamodb.NewFromConfig(cfg).DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 		if err != nil {
@@ -353,13 +357,15 @@ func TestLambdaProcessorStackIntegration(t *testing.T) {
 		params["ExecutionRoleArn"] = aws.ToString(r.Role.Arn)
 		params["ProgressTableName"] = "shared-progress"
 		params["ExternalId"] = "acme-external-id"
+		replayKeys := "replay-2026=0123456789abcdef0123456789abcdef,replay-2027=fedcba9876543210fedcba9876543210"
+		params["ReplayKeys"] = replayKeys
 		st := createLambdaStack(ctx, t, cfg, prefix+"-lambda", params)
 		for _, logical := range []string{"ExecutionRole", "ProgressTable"} {
 			if _, ok := st.physical[logical]; ok {
 				t.Errorf("%s was created although one was given", logical)
 			}
 		}
-		checkFunction(t, prefix, aws.ToString(r.Role.Arn), "shared-progress", "acme-external-id")
+		checkFunction(t, prefix, aws.ToString(r.Role.Arn), "shared-progress", "acme-external-id", replayKeys)
 		grants := rolePolicy(ctx, t, iamc, role, prefix+"-lambda-progress")
 		tableARN := "arn:aws:dynamodb:us-east-1:" + testaws.AccountID + ":table/shared-progress"
 		if !slices.Equal(grants, []string{"dynamodb:GetItem " + tableARN, "dynamodb:UpdateItem " + tableARN}) {
