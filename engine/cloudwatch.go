@@ -28,20 +28,31 @@ type ackStater interface{ AckState() batcher.AckState }
 type acker interface{ Acked() int64 }
 
 // bodyReader remembers the transport error of the object body, to tell a broken connection (recoverable)
-// from a corrupt object (not).
+// from a corrupt object (not). The parser's pipeline goroutine may still be in Read when the delivery stops
+// early (the context ended), so its counters are safe to read from another goroutine.
 type bodyReader struct {
 	r   io.Reader
-	n   int64
+	n   atomic.Int64
+	mu  sync.Mutex
 	err error
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
-	b.n += int64(n)
+	b.n.Add(int64(n))
 	if err != nil && !errors.Is(err, io.EOF) {
+		b.mu.Lock()
 		b.err = err
+		b.mu.Unlock()
 	}
 	return n, err
+}
+
+// readErr is the body's transport error so far.
+func (b *bodyReader) readErr() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
 }
 
 func (p *Processor) batcherOptions(c tenant.Config) func(*batcher.Options) {
@@ -182,10 +193,11 @@ func (p *Processor) streamObject(ctx context.Context, src S3API, obj ObjectRef, 
 		d.fed.Store(idx) // every event is handed over: a checkpoint acknowledging them all is the final write's
 	}
 	st := rd.Stats()
-	res.EventsRead, res.BytesRead = st.Events, body.n
+	bodyBytes := body.n.Load()
+	res.EventsRead, res.BytesRead = st.Events, bodyBytes
 	res.BytesUncompressed, res.OversizedLines = st.BytesOut, st.OversizedLines
 	p.count(func(m *Metrics) {
-		m.ObjectBytes.Add(float64(body.n))
+		m.ObjectBytes.Add(float64(bodyBytes))
 		m.ObjectBytesUn.Add(float64(st.BytesOut))
 		m.EventsRead.Add(float64(st.Events))
 		m.Malformed.Add(float64(st.MalformedLines + st.OversizedLines))
@@ -198,8 +210,8 @@ func (p *Processor) streamObject(ctx context.Context, src S3API, obj ObjectRef, 
 	case readErr == nil:
 	case interrupted(ctx, readErr):
 		readStatus = status{OutcomeRetry, ReasonInterrupted, readErr}
-	case body.err != nil:
-		readStatus = status{OutcomeRetry, ReasonTransient, fmt.Errorf("read s3://%s/%s: %w", obj.Bucket, obj.Key, body.err)}
+	case body.readErr() != nil:
+		readStatus = status{OutcomeRetry, ReasonTransient, fmt.Errorf("read s3://%s/%s: %w", obj.Bucket, obj.Key, body.readErr())}
 	case errors.As(readErr, &ce):
 		readStatus = status{OutcomeDropped, ReasonCorruptObject, fmt.Errorf("s3://%s/%s: %w", obj.Bucket, obj.Key, readErr)}
 	default:
