@@ -23,10 +23,12 @@ package cwlfake
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -164,7 +166,12 @@ type Fake struct {
 	badKMS   map[string]bool      // KMS keys CreateLogGroup refuses
 	active   int                  // requests being handled
 	hold     *hold
+	connGen  int64 // generation given to connections opened from now on (ConnContext)
+	putGen   int64 // PutLogEvents on connections of an older generation are refused (ReleasePutsToNewConnections)
 }
+
+// connGenKey is the request-context key of a connection's generation.
+type connGenKey struct{}
 
 // hold is the PutLogEvents gate of HoldPutsAfter.
 type hold struct {
@@ -288,6 +295,41 @@ func (f *Fake) ReleasePuts() {
 		close(f.hold.release)
 		f.hold = nil
 	}
+}
+
+// ReleasePutsToNewConnections is ReleasePuts for requests on connections opened from now on: a PutLogEvents
+// request on an earlier connection — held at the gate, or reaching the fake only later — is refused with
+// nothing stored (a 503 ServiceUnavailableException, and the connection is closed, so a client still alive
+// retries on a new one). Crash tests use it so that a request of the process they stopped, still on its way
+// when the test goes on, can never be stored after the cut, whatever the machine's speed. Connections are
+// told apart only by a server that installs ConnContext (NewServer does).
+func (f *Fake) ReleasePutsToNewConnections() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.connGen++
+	f.putGen = f.connGen
+	if f.hold != nil {
+		close(f.hold.release)
+		f.hold = nil
+	}
+}
+
+// ConnContext tags a new connection with the current connection generation (http.Server.ConnContext).
+func (f *Fake) ConnContext(ctx context.Context, _ net.Conn) context.Context {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return context.WithValue(ctx, connGenKey{}, f.connGen)
+}
+
+// staleConn reports whether r came on a connection opened before the last ReleasePutsToNewConnections.
+func (f *Fake) staleConn(r *http.Request) bool {
+	gen, ok := r.Context().Value(connGenKey{}).(int64)
+	if !ok {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return gen < f.putGen
 }
 
 // HeldPuts returns how many PutLogEvents requests are waiting at the gate of HoldPutsAfter.
@@ -585,6 +627,11 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	didStore := false // an accepted PutLogEvents (events stored, or all rejected individually)
 	if stored != nil {
 		defer func() { stored(didStore) }()
+	}
+	if op == "PutLogEvents" && f.staleConn(r) {
+		w.Header().Set("Connection", "close")
+		writeError(w, &apiError{http.StatusServiceUnavailable, "ServiceUnavailableException", "connection opened before the cut (ReleasePutsToNewConnections)"})
+		return
 	}
 	f.mu.Lock()
 	f.requests[op]++

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -307,5 +308,36 @@ func TestDenials(t *testing.T) {
 	}
 	if _, err := c.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("enc"), KmsKeyId: aws.String("arn:aws:kms:us-east-1:1:key/good")}); err != nil {
 		t.Fatalf("another key: %v", err)
+	}
+}
+
+func TestReleaseToNewConnectionsRefusesOldOnes(t *testing.T) {
+	s, old := setup(t)
+	if _, err := put(old, ev(now, "before the hold")); err != nil { // opens old's keep-alive connection
+		t.Fatal(err)
+	}
+	s.HoldPutsAfter(0)
+	errc := make(chan error, 1)
+	go func() { _, err := put(old, ev(now, "held on an old connection")); errc <- err }()
+	until(func() bool { return s.HeldPuts() == 1 })
+	s.ReleasePutsToNewConnections()
+	if err := <-errc; code(err) != "ServiceUnavailableException" {
+		t.Fatalf("held request of an old connection: %v, want refused", err)
+	}
+	// Another client opens a new connection: its requests are stored.
+	fresh := s.Client(func(o *cloudwatchlogs.Options) { o.RetryMaxAttempts = 1 })
+	if _, err := put(fresh, ev(now, "new connection")); err != nil {
+		t.Fatalf("new connection: %v", err)
+	}
+	// The old connection was closed by the refusal, so old's next request comes on a new connection too.
+	if _, err := put(old, ev(now, "old client, new connection")); err != nil {
+		t.Fatalf("old client after the refusal: %v", err)
+	}
+	var got []string
+	for _, e := range s.Events("g", "s") {
+		got = append(got, e.Message)
+	}
+	if want := []string{"before the hold", "new connection", "old client, new connection"}; !slices.Equal(got, want) {
+		t.Fatalf("stored %q, want %q", got, want)
 	}
 }

@@ -19,7 +19,9 @@ type Server struct {
 
 // NewServer serves f on a fresh 127.0.0.1 port. The caller must Close it.
 func NewServer(f *Fake) *Server {
-	srv := httptest.NewServer(f)
+	srv := httptest.NewUnstartedServer(f)
+	srv.Config.ConnContext = f.ConnContext
+	srv.Start()
 	return &Server{Fake: f, URL: srv.URL, srv: srv}
 }
 
