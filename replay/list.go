@@ -36,7 +36,7 @@ type Object struct {
 	ETag         string    `json:"etag,omitempty"` // unquoted
 	LastModified time.Time `json:"last_modified"`
 	// TooOld: written more than 14 days ago; CloudWatch accepts none of its events.
-	TooOld bool `json:"out_of_cloudwatch_window,omitempty"`
+	TooOld bool `json:"out_of_cloudwatch_window"`
 }
 
 // ListStats count what a listing saw. Fields are updated atomically while it runs.
