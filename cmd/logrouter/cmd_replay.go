@@ -91,6 +91,9 @@ Exit status: 0 done, 1 objects failed (--local), 2 usage, 130 interrupted.`,
 				if tenantID == "" {
 					return usagef("--tenant (LOGROUTER_REPLAY_TENANT) is required")
 				}
+				if len(sources) == 0 {
+					return usagef("--source-buckets (LOGROUTER_SOURCE_BUCKETS) is required: the central bucket to list is its first, or --bucket, which must be one of them")
+				}
 				if err := spec.Validate(sources); err != nil {
 					return usagef("%v", err)
 				}
