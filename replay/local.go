@@ -28,7 +28,7 @@ func deliver(ctx context.Context, spec *Spec, m engine.Replay, o Options, p *Pro
 		wg.Go(func() {
 			for j := range jobs {
 				ref := engine.ObjectRef{Bucket: spec.Bucket, Key: j.obj.Key, Size: j.obj.Size, ETag: j.obj.ETag, VersionID: j.obj.VersionID, EventTime: j.obj.LastModified, Replay: &m}
-				res := o.Deliverer.ProcessObject(ctx, ref)
+				res := processLeased(ctx, o.Deliverer, ref)
 				interrupted := res.Reason == engine.ReasonInterrupted && ctx.Err() != nil
 				mu.Lock()
 				if !interrupted {
@@ -67,6 +67,27 @@ func deliver(ctx context.Context, spec *Spec, m engine.Replay, o Options, p *Pro
 		err = ctx.Err()
 	}
 	return w.key, err
+}
+
+// processLeased delivers ref, waiting out the leases of other processes: a destination that another process
+// is delivering at this moment (live traffic, or the fleet working on an enqueued replay of the same object)
+// answers ReasonLeased with the lease's end; by then that delivery is done (found so, already_done) or has died
+// (taken over at its last checkpoint). Only ctx ends the wait.
+func processLeased(ctx context.Context, d Deliverer, ref engine.ObjectRef) engine.ObjectResult {
+	for {
+		res := d.ProcessObject(ctx, ref)
+		if res.Reason != engine.ReasonLeased || res.RetryAfter <= 0 {
+			return res
+		}
+		t := time.NewTimer(res.RetryAfter)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			res.Reason = engine.ReasonInterrupted
+			return res
+		case <-t.C:
+		}
+	}
 }
 
 // fold adds one object's result to the summary.

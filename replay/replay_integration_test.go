@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -412,6 +413,50 @@ func TestLocalReplayInterruptAndContinue(t *testing.T) {
 	sum2, err := Run(w.ctx, &spec, Options{Lister: w, Deliverer: p, Workers: 3}, nil)
 	require.NoError(t, err)
 	assert.EqualValues(t, len(keys)-cut-1, sum2.Matched, "the continuation lists only the keys after the reported one")
+	for _, o := range objs {
+		w.requireDelivered(group, o, 1)
+	}
+}
+
+// leasedOnce answers the first delivery of each object as another process's lease would (ReasonLeased, with
+// a short RetryAfter), then delivers.
+type leasedOnce struct {
+	Deliverer
+	mu    sync.Mutex
+	seen  map[string]int
+	calls atomic.Int32
+}
+
+func (l *leasedOnce) ProcessObject(ctx context.Context, obj engine.ObjectRef) engine.ObjectResult {
+	l.calls.Add(1)
+	l.mu.Lock()
+	l.seen[obj.Key]++
+	first := l.seen[obj.Key] == 1
+	l.mu.Unlock()
+	if first {
+		return engine.ObjectResult{Bucket: obj.Bucket, Key: obj.Key, Outcome: engine.OutcomeRetry, Reason: engine.ReasonLeased, RetryAfter: time.Millisecond}
+	}
+	return l.Deliverer.ProcessObject(ctx, obj)
+}
+
+// A local replay meeting an object another process is delivering waits for that lease and then finishes the
+// object, instead of reporting it as failed.
+func TestLocalReplayWaitsOutLeases(t *testing.T) {
+	w := newWorld(t)
+	id := testaws.Name("acme")
+	group := "/replay/" + id
+	w.config(tenant.Config{TenantID: id, Type: tenant.TypeCloudWatch, LogDistributionRoleARN: role, LogGroupName: group})
+	now := time.Now().UTC()
+	var objs []object
+	for i := range 4 {
+		objs = append(objs, w.put(fmt.Sprintf("c1/%s/app/pod-%d/f.json.gz", id, i), 10, now.Add(-time.Hour), now.Add(-time.Hour)))
+	}
+	d := &leasedOnce{Deliverer: w.processor(), seen: map[string]int{}}
+	sum, err := Run(w.ctx, &Spec{ID: "r-leased", Tenant: id, Bucket: w.central}, Options{Lister: w, Deliverer: d, Workers: 2}, nil)
+	require.NoError(t, err)
+	assert.EqualValues(t, len(objs), sum.Delivered)
+	assert.Zero(t, sum.Failed, "failed reasons %v", sum.FailedReasons)
+	assert.EqualValues(t, 2*len(objs), d.calls.Load(), "each object tried once under the lease and once after it")
 	for _, o := range objs {
 		w.requireDelivered(group, o, 1)
 	}
