@@ -160,6 +160,8 @@ func (d *demo) printUsage() error {
 		"export LOGROUTER_API_URL=" + d.api.url + " LOGROUTER_API_KEY_ID=" + d.api.keyID,
 		"export LOGROUTER_API_SECRET_FILE=" + d.api.secretFile,
 		"export LOGROUTER_CENTRAL_BUCKET=" + d.stack["CentralBucketName"],
+		"export LOGROUTER_SOURCE_BUCKETS=" + d.stack["CentralBucketName"] + " LOGROUTER_QUEUE_URL=" + d.stack["QueueUrl"],
+		"export LOGROUTER_REPLAY_KEYS_FILE=" + d.replayKeysFile,
 		"export PATH=" + filepath.Dir(d.o.bin) + ":$PATH",
 	}
 	envFile := d.o.envFile

@@ -281,7 +281,8 @@ func TestDevStackNextSteps(t *testing.T) {
 	ctx, s, u, envFile := readyDevStack(t)
 	require.Len(t, u.steps, 3, "three next steps:\n%s", s.output())
 	for _, k := range []string{"AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-		"LOGROUTER_API_URL", "LOGROUTER_API_KEY_ID", "LOGROUTER_API_SECRET_FILE", "LOGROUTER_CENTRAL_BUCKET"} {
+		"LOGROUTER_API_URL", "LOGROUTER_API_KEY_ID", "LOGROUTER_API_SECRET_FILE", "LOGROUTER_CENTRAL_BUCKET",
+		"LOGROUTER_SOURCE_BUCKETS", "LOGROUTER_QUEUE_URL", "LOGROUTER_REPLAY_KEYS_FILE"} {
 		assert.NotEmpty(t, u.env(k), "export of %s", k)
 	}
 	env, err := os.ReadFile(envFile)
@@ -327,6 +328,16 @@ func TestDevStackNextSteps(t *testing.T) {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+	// The README's replay commands work with the exported settings: the dry run lists the uploaded object,
+	// `logrouter replay` enqueues it signed with the stack's replay keys, and the API runs a replay job.
+	listed := runScript(t, ctx, t.TempDir(), exports+"logrouter replay --tenant acme-corp --since 48h --dry-run")
+	assert.Contains(t, listed, `"key":"dev-cluster/acme-corp/kube-apiserver/kube-apiserver-0/`+file+`"`, listed)
+	assert.Contains(t, listed, `"out_of_cloudwatch_window":false`, listed)
+	enqueued := runScript(t, ctx, t.TempDir(), exports+"logrouter replay --tenant acme-corp --since 48h --type cloudwatch --progress never")
+	assert.Contains(t, enqueued, `"objects_enqueued":1`, enqueued)
+	job := runScript(t, ctx, t.TempDir(), exports+"logrouter configs replay acme-corp --since 48h --type cloudwatch")
+	assert.Contains(t, job, `"tenant_id": "acme-corp"`, job)
+
 	// Without the customer's role the group is not visible: the assume-role step is needed.
 	withoutRole := exec.CommandContext(ctx, "bash", "-c", exports+"aws logs filter-log-events --log-group-name /aws/logs/acme-corp")
 	withoutRole.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}

@@ -103,6 +103,22 @@ type demo struct {
 	stack   map[string]string
 	api     apiClient // the running API, once started
 	envFile string    // the export lines, once written
+
+	replayKeysFile string // the replay keys shared by the API, poll and `logrouter replay`, once written
+}
+
+// replayKeys writes, once, the replay keys file the API's replay jobs and `logrouter replay` sign with and
+// poll checks replay notifications with.
+func (d *demo) replayKeys() (string, error) {
+	if d.replayKeysFile != "" {
+		return d.replayKeysFile, nil
+	}
+	f := filepath.Join(d.dir, "replay-keys")
+	if err := os.WriteFile(f, []byte("demo-replay="+randomHex(32)+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	d.replayKeysFile = f
+	return f, nil
 }
 
 func run(ctx context.Context, o options, out, status io.Writer) (err error) {

@@ -78,8 +78,13 @@ func (d *demo) startPoll(ctx context.Context, watch func([]byte), extra ...strin
 	if err != nil {
 		return nil, "", err
 	}
+	replayKeys, err := d.replayKeys()
+	if err != nil {
+		return nil, "", err
+	}
 	env := d.env(append([]string{
 		"LOGROUTER_QUEUE_URL=" + d.stack["QueueUrl"],
+		"LOGROUTER_REPLAY_KEYS_FILE=" + replayKeys,
 		"LOGROUTER_TENANT_TABLE=" + d.stack["TenantTableName"],
 		"LOGROUTER_PROGRESS_TABLE=" + d.stack["ProgressTableName"],
 		"LOGROUTER_STATUS_TABLE=" + d.stack["StatusTableName"],

@@ -134,8 +134,16 @@ func (d *demo) startAPI(ctx context.Context, keyID string) (apiClient, error) {
 	if err := os.WriteFile(keysFile, []byte(keyID+"="+secret+"\n"), 0o600); err != nil {
 		return apiClient{}, err
 	}
+	replayKeys, err := d.replayKeys()
+	if err != nil {
+		return apiClient{}, err
+	}
+	// With the queue, the source bucket and the replay keys the API runs replay jobs (configs replay).
 	api, err := startProc("api", d.dir, d.o.bin, d.env(
 		"LOGROUTER_API_ADDR="+addr,
+		"LOGROUTER_QUEUE_URL="+d.stack["QueueUrl"],
+		"LOGROUTER_SOURCE_BUCKETS="+d.stack["CentralBucketName"],
+		"LOGROUTER_REPLAY_KEYS_FILE="+replayKeys,
 		"LOGROUTER_TENANT_TABLE="+d.stack["TenantTableName"],
 		"LOGROUTER_API_KEYS_FILE="+keysFile,
 		"LOGROUTER_STATUS_TABLE="+d.stack["StatusTableName"],
