@@ -74,7 +74,7 @@ func configsVerbList() []verb {
 func init() {
 	register(&command{
 		Name:    "configs",
-		Summary: "manage delivery configurations through the API (list, get, create, update, patch, delete)",
+		Summary: "manage delivery configurations through the API; validate them, read their status, usage and history, run replays",
 		Args:    "VERB [ARGS]",
 		Verbs:   configsVerbList,
 		Doc: `TYPE is cloudwatch or s3; FILE is a JSON document (stdin when FILE is absent or -). Requests are signed

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -19,5 +20,27 @@ func TestReplayWithoutSourceBucketsNamesTheSetting(t *testing.T) {
 			assert.Empty(t, out)
 			assert.Contains(t, stderr, "--source-buckets (LOGROUTER_SOURCE_BUCKETS)")
 		})
+	}
+}
+
+// `logrouter help` must not present a partial list of the configs verbs as if it were all of them: a verb
+// list in the command's summary names every verb.
+func TestConfigsSummaryListsNoPartialVerbs(t *testing.T) {
+	code, out, _ := runCmd(t, nil, "", "help")
+	assert.Equal(t, 0, code)
+	var line string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "configs ") {
+			line = l
+		}
+	}
+	if !assert.NotEmpty(t, line, "help lists configs:\n%s", out) {
+		return
+	}
+	if open := strings.Index(line, "("); open >= 0 {
+		listed := strings.Split(strings.TrimSuffix(line[open+1:], ")"), ", ")
+		for _, v := range configsVerbList() {
+			assert.Contains(t, listed, v.Name, "the configs summary lists verbs but not %s: %s", v.Name, line)
+		}
 	}
 }
