@@ -375,7 +375,7 @@ func run(ctx context.Context, sio stdio, args []string, getenv func(string) stri
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(sio.Stderr, "logrouter %s: %s; run 'logrouter help %s'\n", name, strings.ReplaceAll(err.Error(), "\n", " "), name)
+		fmt.Fprintf(sio.Stderr, "logrouter %s: %s; run 'logrouter help %s'\n", name, strings.ReplaceAll(err.Error(), "\n", "; "), name)
 		return 2
 	}
 	var ec exitCodeError

@@ -80,6 +80,17 @@ func (f *engineFlags) runtime(ctx context.Context, sio stdio, reg prometheus.Reg
 	if f.s.S3PathStyle, err = s3PathStyle(f.pathDesc); err != nil {
 		return nil, nil, err
 	}
+	// The required settings, named as the user gives them (engine.Settings.Validate knows no flags).
+	var missing []string
+	if f.s.CentralRoleARN == "" {
+		missing = append(missing, "the central role ARN is required: --central-role-arn (LOGROUTER_CENTRAL_ROLE_ARN)")
+	}
+	if len(f.s.SourceBuckets) == 0 {
+		missing = append(missing, "at least one source bucket is required: --source-buckets (LOGROUTER_SOURCE_BUCKETS)")
+	}
+	if len(missing) > 0 {
+		return nil, nil, usagef("%s", strings.Join(missing, "; "))
+	}
 	if err := f.s.Validate(); err != nil {
 		return nil, nil, usagef("%v", err)
 	}

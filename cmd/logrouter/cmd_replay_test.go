@@ -44,3 +44,34 @@ func TestConfigsSummaryListsNoPartialVerbs(t *testing.T) {
 		}
 	}
 }
+
+// The engine commands name the flag and variable of each missing required setting, all at once.
+func TestEngineCommandsNameMissingRequiredSettings(t *testing.T) {
+	for name, args := range map[string][]string{
+		"process":        {"process", "--bucket", "b", "--key", "k"},
+		"poll":           {"poll", "--queue-url", "http://127.0.0.1:1/q"},
+		"replay --local": {"replay", "--tenant", "acme-corp", "--since", "48h", "--local", "--force", "--bucket", "b"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			env := map[string]string{"AWS_REGION": "us-east-1"}
+			if name == "replay --local" {
+				env["LOGROUTER_SOURCE_BUCKETS"] = "b" // replay itself needs the bucket before the engine's settings
+			}
+			code, _, stderr := runCmd(t, env, "", args...)
+			assert.Equal(t, 2, code, stderr)
+			assert.Contains(t, stderr, "--central-role-arn (LOGROUTER_CENTRAL_ROLE_ARN)")
+			if name != "replay --local" {
+				assert.Contains(t, stderr, "--source-buckets (LOGROUTER_SOURCE_BUCKETS)")
+			}
+		})
+	}
+}
+
+// A usage error with several problems (errors.Join) keeps them apart on its one line.
+func TestUsageErrorSeparatesSeveralProblems(t *testing.T) {
+	env := map[string]string{"LOGROUTER_CENTRAL_ROLE_ARN": "arn:aws:iam::123456789012:role/c", "LOGROUTER_SOURCE_BUCKETS": "b", "AWS_REGION": "us-east-1"}
+	code, _, stderr := runCmd(t, env, "", "process", "--max-event-bytes", "5000", "--out-of-window", "keep", "--bucket", "b", "--key", "k")
+	assert.Equal(t, 2, code, stderr)
+	assert.Contains(t, stderr, "max event bytes 5000 is neither 1048576 nor 262144; ")
+	assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+}
