@@ -73,6 +73,16 @@ func checkVerb(cmd string, verbs []verb, args []string) error {
 	return usagef("unknown verb %q%s; the verbs are %s", args[0], didYouMean(args[0], names), strings.Join(names, ", "))
 }
 
+// hasVerb reports whether verbs has one called name.
+func hasVerb(verbs []verb, name string) bool {
+	for _, v := range verbs {
+		if v.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 var commands = map[string]*command{}
 
 func register(c *command) {
@@ -365,6 +375,10 @@ func run(ctx context.Context, sio stdio, args []string, getenv func(string) stri
 		}
 	}
 	if err == nil && c.Verbs != nil {
+		if len(rest) == 1 && rest[0] == "help" && !hasVerb(c.Verbs(), "help") { // "logrouter configs help"
+			printCommandHelp(sio.Stdout, c)
+			return 0
+		}
 		err = checkVerb(name, c.Verbs(), rest)
 	}
 	if err == nil {

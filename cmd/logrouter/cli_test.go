@@ -171,7 +171,7 @@ func TestVersionAndHelp(t *testing.T) {
 	r = runCLI(context.Background(), cliEnv{}, "", "help", "inpsect")
 	assert.Contains(t, r.stderr, "did you mean inspect?")
 
-	// Commands with verbs list them in their help.
+	// Commands with verbs list them in their help, which "logrouter CMD help" prints as well.
 	for _, name := range commandNames() {
 		c := commands[name]
 		if c.Verbs == nil {
@@ -179,6 +179,9 @@ func TestVersionAndHelp(t *testing.T) {
 		}
 		var help bytes.Buffer
 		printCommandHelp(&help, c)
+		r := runCLI(context.Background(), cliEnv{}, "", name, "help")
+		assert.Equal(t, 0, r.code, "%s help: %s", name, r.stderr)
+		assert.Equal(t, help.String(), r.stdout, "%s help", name)
 		for _, v := range c.Verbs() {
 			assert.Contains(t, help.String(), "  "+strings.TrimSpace(v.Name+" "+v.Args), "help %s omits verb %s", name, v.Name)
 		}

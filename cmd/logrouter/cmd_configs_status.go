@@ -150,7 +150,7 @@ func printStatus(w io.Writer, out []byte) error {
 		fmt.Fprintf(w, "%-10s %-8s %s\n", d.Type, health, dest)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		if d.Health == status.HealthFailing && d.FailingSince != nil {
-			fmt.Fprintf(tw, "  failing since\t%s, %d consecutive failures\n", ago(*d.FailingSince, now), d.ConsecutiveFailures)
+			fmt.Fprintf(tw, "  failing since\t%s, %s\n", ago(*d.FailingSince, now), plural(d.ConsecutiveFailures, "consecutive failure"))
 		}
 		if s := d.LastSuccess; s != nil {
 			fmt.Fprintf(tw, "  last success\t%s\t%s\n", ago(s.At, now), s.Key)
@@ -270,4 +270,12 @@ func printValidation(w io.Writer, out []byte) error {
 		return exitCodeError{code: 1}
 	}
 	return nil
+}
+
+// plural renders n and noun, with an "s" unless n is 1 ("1 consecutive failure", "3 consecutive failures").
+func plural[N ~int | ~int64](n N, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
