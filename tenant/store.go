@@ -2,7 +2,9 @@ package tenant
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -142,6 +144,30 @@ func decodeItem(item map[string]types.AttributeValue) (Config, error) {
 	return c, nil
 }
 
+// attrWriteToken holds a random token of the create that wrote an item. When the SDK retries a create whose
+// answer was lost (DynamoDB applied it), the retry fails its condition on the item the first try wrote; the
+// token read back tells that this create, not another one, wrote it. (DynamoDB's own idempotency token for
+// TransactWriteItems covers the same case on AWS, but not a plain PutItem, nor emulators.)
+const attrWriteToken = "write_token"
+
+func writeToken() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("write token: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// wroteIt reports whether the stored item of (tenantID, t) carries token (read consistently).
+func (s *Store) wroteIt(ctx context.Context, tenantID string, t Type, token string) bool {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(tenantID, t), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return false
+	}
+	v, ok := out.Item[attrWriteToken].(*types.AttributeValueMemberS)
+	return ok && v.Value == token
+}
+
 func isConditionFailed(err error) bool {
 	var ccf *types.ConditionalCheckFailedException
 	return errors.As(err, &ccf)
@@ -261,6 +287,11 @@ func (s *Store) Create(ctx context.Context, c Config) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("encode delivery configuration: %w", err)
 	}
+	token, err := writeToken()
+	if err != nil {
+		return Config{}, err
+	}
+	item[attrWriteToken] = &types.AttributeValueMemberS{Value: token}
 	put := &types.Put{
 		TableName:                aws.String(s.table),
 		Item:                     item,
@@ -269,6 +300,9 @@ func (s *Store) Create(ctx context.Context, c Config) (Config, error) {
 	}
 	err = s.put(ctx, put, OpCreate, c.TenantID, c.Type, nil, &c, at)
 	if isConditionFailed(err) {
+		if s.wroteIt(ctx, c.TenantID, c.Type, token) {
+			return c, nil
+		}
 		return Config{}, ErrExists
 	}
 	if err != nil {
