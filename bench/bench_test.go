@@ -685,7 +685,7 @@ func TestUpdateMarkdownCostBlock(t *testing.T) {
 }
 
 func sampleCost() *cost.Result {
-	r := &cost.Result{Label: "sample", Objects: 100, Tenants: 4, Streams: 16, Groups: 4, UncompressedBytes: 3_000_000, Pollers: 1,
+	r := &cost.Result{Label: "sample", Objects: 100, Tenants: 4, Streams: 16, Groups: 4, NewStreams: 16, NewGroups: 4, Round: 1, UncompressedBytes: 3_000_000, Pollers: 1,
 		Counts: map[string]cost.Tally{"sqs ReceiveMessage": {Calls: 10}, "s3 GetObject": {Calls: 100}}}
 	r.Evaluate()
 	return r

@@ -57,6 +57,8 @@ type Options struct {
 	Pollers int
 	// Env adds settings to the poll process (e.g. LOGROUTER_STREAM_PROBE=put-first).
 	Env []string
+	// Rounds (default 1, at most 3): each round queues Objects new objects and runs new poll processes.
+	Rounds int
 	// Label names the run in the report (default "default settings").
 	Label string
 	// Timeout bounds the whole run (default 10 minutes).
@@ -79,6 +81,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxBytes == 0 {
 		o.MaxBytes = 50_000
+	}
+	if o.Rounds == 0 {
+		o.Rounds = 1
 	}
 	if o.Pollers == 0 {
 		o.Pollers = 1
@@ -105,6 +110,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("cost: tenants %d outside 1..1000", o.Tenants)
 	case o.PodsPerTenant < 1 || o.PodsPerTenant > 100:
 		return fmt.Errorf("cost: pods per tenant %d outside 1..100", o.PodsPerTenant)
+	case o.Rounds < 1 || o.Rounds > 3:
+		return fmt.Errorf("cost: rounds %d outside 1..3", o.Rounds)
 	case o.Pollers < 1 || o.Pollers > 8:
 		return fmt.Errorf("cost: pollers %d outside 1..8", o.Pollers)
 	case o.Objects < 1 || o.Objects > 100_000:
@@ -129,29 +136,29 @@ type object struct {
 	lines  int64
 	raw    int64 // uncompressed bytes
 	gz     int64
-	body   []byte
 }
 
 // world is what a run set up in the emulator.
 type world struct {
-	sfx                     string
-	central, queueURL       string
-	tenantTable, progTable  string
-	statusTable             string
-	objects                 []object
-	streams                 map[string]int64 // group\x00stream → events expected
-	groups                  []string
-	roles                   map[string]string // log group → customer role ARN
-	destBuckets             []string
-	s3c                     *s3.Client
-	sqsc                    *sqs.Client
-	base                    aws.Config
-	ddb                     *dynamodb.Client
-	eventsTotal, raw, gzTot int64
+	sfx                    string
+	central, queueURL      string
+	tenantTable, progTable string
+	statusTable            string
+	objects                []object
+	streams                map[string]int64 // group\x00stream → events expected
+	groups                 []string
+	roles                  map[string]string // log group → customer role ARN
+	destBuckets            []string
+	s3c                    *s3.Client
+	sqsc                   *sqs.Client
+	base                   aws.Config
+	ddb                    *dynamodb.Client
 }
 
-// Run performs one cost run and reports what it counted.
-func Run(ctx context.Context, o Options) (*Result, error) {
+// Run performs a cost run: one Result per round. Each round queues Objects new objects (in the same
+// tenants' pods, so streams created in an earlier round exist) and runs fresh poll processes on them, as a
+// restart or a rollout of the processor would.
+func Run(ctx context.Context, o Options) ([]*Result, error) {
 	o.defaults()
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -172,7 +179,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		Credentials:  awscreds.NewStaticCredentialsProvider("cost", "cost", ""),
 		BaseEndpoint: aws.String(endpoint),
 	}
-	fmt.Fprintf(o.Progress, "cost: %s: setting up %d tenants, %d objects\n", o.Label, o.Tenants, o.Objects)
+	fmt.Fprintf(o.Progress, "cost: %s: setting up %d tenants\n", o.Label, o.Tenants)
 	w, err := setUp(ctx, base, o)
 	if err != nil {
 		return nil, fmt.Errorf("cost: set up: %w", err)
@@ -183,19 +190,35 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	defer proxy.Close()
 
-	fmt.Fprintf(o.Progress, "cost: %s: polling\n", o.Label)
-	began := time.Now()
-	logPath, err := w.poll(ctx, o, proxy.URL)
-	took := time.Since(began)
-	if err != nil {
-		return nil, fmt.Errorf("cost: %w (poll log: %s)", err, logPath)
+	var results []*Result
+	for round := 1; round <= o.Rounds; round++ {
+		fmt.Fprintf(o.Progress, "cost: %s: round %d: queueing %d objects\n", o.Label, round, o.Objects)
+		objs, newStreams, err := w.addObjects(ctx, o, round)
+		if err != nil {
+			return nil, fmt.Errorf("cost: round %d: %w", round, err)
+		}
+		proxy.Reset()
+		fmt.Fprintf(o.Progress, "cost: %s: round %d: polling\n", o.Label, round)
+		began := time.Now()
+		logPath, err := w.poll(ctx, o, proxy.URL)
+		took := time.Since(began)
+		if err != nil {
+			return nil, fmt.Errorf("cost: round %d: %w (poll log: %s)", round, err, logPath)
+		}
+		counts := proxy.Counts()
+		if err := w.verify(ctx); err != nil {
+			return nil, fmt.Errorf("cost: round %d did not deliver everything, its counts mean nothing: %w (poll log: %s)", round, err, logPath)
+		}
+		os.Remove(logPath)
+		r := w.result(o, objs, counts, took)
+		r.Round, r.NewStreams = round, newStreams
+		if round == 1 {
+			r.NewGroups = len(w.groups)
+		}
+		r.Evaluate()
+		results = append(results, r)
 	}
-	counts := proxy.Counts()
-	if err := w.verify(ctx); err != nil {
-		return nil, fmt.Errorf("cost: the run did not deliver everything, its counts mean nothing: %w (poll log: %s)", err, logPath)
-	}
-	os.Remove(logPath)
-	return w.result(o, counts, took), nil
+	return results, nil
 }
 
 func randomSuffix() string {
@@ -221,36 +244,12 @@ func setUp(ctx context.Context, base aws.Config, o Options) (*world, error) {
 	if err := status.CreateTable(ctx, w.ddb, w.statusTable); err != nil {
 		return nil, err
 	}
-	q, err := w.sqsc.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("cost-queue-" + w.sfx)})
-	if err != nil {
-		return nil, err
-	}
-	w.queueURL = aws.ToString(q.QueueUrl)
-	attrs, err := w.sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
-	})
-	if err != nil {
-		return nil, err
-	}
 	if _, err := w.s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(w.central)}); err != nil {
-		return nil, err
-	}
-	if _, err := w.s3c.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
-		Bucket: aws.String(w.central),
-		NotificationConfiguration: &s3types.NotificationConfiguration{QueueConfigurations: []s3types.QueueConfiguration{{
-			QueueArn: aws.String(attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]),
-			Events:   []s3types.Event{s3types.EventS3ObjectCreated},
-		}}},
-	}); err != nil {
-		return nil, err
-	}
-	// S3 → SQS notifications start with a test event; drop it so that the queue holds only object events.
-	if err := w.purge(ctx); err != nil {
 		return nil, err
 	}
 
 	store := tenant.NewStore(w.ddb, w.tenantTable)
-	apps := []string{"api", "worker"}
+	apps := []string{"api", "worker"} // every tenant delivers both applications
 	for i := range o.Tenants {
 		id := tenantID(i)
 		group := "/cost/" + w.sfx + "/" + id
@@ -277,56 +276,93 @@ func setUp(ctx context.Context, base aws.Config, o Options) (*world, error) {
 		}
 	}
 
-	// The objects: round-robin over tenants, then over each tenant's pods; timestamps of the last minutes.
-	rng := mrand.New(mrand.NewPCG(o.Seed, 17))
+	return w, nil
+}
+
+// newQueue gives the round a queue of its own and points the central bucket's notifications at it. (A poll
+// process stopped while its long poll was waiting leaves that receive running in the queue service, which
+// would take one of the next round's messages out of sight for a visibility timeout.)
+func (w *world) newQueue(ctx context.Context, round int) error {
+	q, err := w.sqsc.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(fmt.Sprintf("cost-queue-%s-%d", w.sfx, round))})
+	if err != nil {
+		return err
+	}
+	w.queueURL = aws.ToString(q.QueueUrl)
+	attrs, err := w.sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := w.s3c.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
+		Bucket: aws.String(w.central),
+		NotificationConfiguration: &s3types.NotificationConfiguration{QueueConfigurations: []s3types.QueueConfiguration{{
+			QueueArn: aws.String(attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]),
+			Events:   []s3types.Event{s3types.EventS3ObjectCreated},
+		}}},
+	}); err != nil {
+		return err
+	}
+	// S3 → SQS notifications start with a test event; drop it so that the queue holds only object events.
+	return w.purge(ctx)
+}
+
+// addObjects uploads o.Objects new objects for round to a new queue and waits until their notifications are
+// queued. It returns them and how many of their streams no earlier round used.
+func (w *world) addObjects(ctx context.Context, o Options, round int) ([]object, int, error) {
+	if err := w.newQueue(ctx, round); err != nil {
+		return nil, 0, err
+	}
+	apps := []string{"api", "worker"}
+	rng := mrand.New(mrand.NewPCG(o.Seed, uint64(round)))
 	start := time.Now().Add(-10 * time.Minute).UTC().Truncate(time.Second)
+	var objs []object
+	newStreams := 0
 	for k := range o.Objects {
 		ti := k % o.Tenants
-		pod := fmt.Sprintf("%s-%d", apps[(k/o.Tenants)%o.PodsPerTenant%len(apps)], (k/o.Tenants)%o.PodsPerTenant)
-		app := apps[(k/o.Tenants)%o.PodsPerTenant%len(apps)]
+		podIndex := (k / o.Tenants) % o.PodsPerTenant
+		app := apps[podIndex%len(apps)]
+		pod := fmt.Sprintf("%s-%d", app, podIndex)
 		var buf bytes.Buffer
 		size := o.MinBytes + rng.IntN(o.MaxBytes-o.MinBytes+1)
 		sum, err := corpus.Generate(&buf, corpus.Options{
-			Seed: int64(o.Seed)*1_000_003 + int64(k), TargetBytes: int64(size), Start: start.Add(time.Duration(k) * time.Millisecond),
+			Seed: int64(o.Seed)*1_000_003 + int64(round)*100_000 + int64(k), TargetBytes: int64(size),
+			Start:     start.Add(time.Duration(k) * time.Millisecond),
 			ClusterID: cluster, Namespace: tenantID(ti), Application: app, PodName: pod,
 		})
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		ob := object{
-			key:    fmt.Sprintf("%s/%s/%s/%s/%06d.log.gz", cluster, tenantID(ti), app, pod, k),
-			tenant: ti, stream: pod, lines: sum.Lines, raw: sum.UncompressedBytes, gz: sum.CompressedBytes, body: buf.Bytes(),
+			key:    fmt.Sprintf("%s/%s/%s/%s/%d-%06d.log.gz", cluster, tenantID(ti), app, pod, round, k),
+			tenant: ti, stream: pod, lines: sum.Lines, raw: sum.UncompressedBytes, gz: sum.CompressedBytes,
 		}
-		w.objects = append(w.objects, ob)
-		w.streams[w.groups[ti]+"\x00"+pod] += sum.Lines
-		w.eventsTotal += sum.Lines
-		w.raw += sum.UncompressedBytes
-		w.gzTot += sum.CompressedBytes
-	}
-	for _, ob := range w.objects {
-		if _, err := w.s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(w.central), Key: aws.String(ob.key), Body: bytes.NewReader(ob.body)}); err != nil {
-			return nil, err
+		if _, err := w.s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(w.central), Key: aws.String(ob.key), Body: bytes.NewReader(buf.Bytes())}); err != nil {
+			return nil, 0, err
 		}
+		objs = append(objs, ob)
+		sk := w.groups[ti] + "\x00" + pod
+		if _, seen := w.streams[sk]; !seen {
+			newStreams++
+		}
+		w.streams[sk] += sum.Lines
 	}
-	for i := range w.objects {
-		w.objects[i].body = nil
-	}
+	w.objects = append(w.objects, objs...)
 	// Every object's notification must be queued before polling starts: the backlog is what is measured.
 	for {
 		n, _, err := w.backlog(ctx)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		if n >= o.Objects {
-			break
+		if n >= len(objs) {
+			return objs, newStreams, nil
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%d of %d notifications queued: %w", n, o.Objects, ctx.Err())
+			return nil, 0, fmt.Errorf("%d of %d notifications queued: %w", n, len(objs), ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return w, nil
 }
 
 func tenantID(i int) string { return fmt.Sprintf("tenant-%02d", i) }
@@ -521,16 +557,19 @@ func (w *world) customerLogs(ctx context.Context, role string) (*cloudwatchlogs.
 	return cloudwatchlogs.NewFromConfig(cfg), nil
 }
 
-// result relates the counts to the run's shape.
-func (w *world) result(o Options, counts map[Call]Tally, took time.Duration) *Result {
+// result relates a round's counts to its objects.
+func (w *world) result(o Options, objs []object, counts map[Call]Tally, took time.Duration) *Result {
 	r := &Result{
-		Label: o.Label, Env: o.Env, Pollers: o.Pollers, Objects: len(w.objects), Tenants: o.Tenants, Streams: len(w.streams),
-		Groups: len(w.groups), Events: w.eventsTotal, UncompressedBytes: w.raw, CompressedBytes: w.gzTot,
-		Seconds: math.Round(took.Seconds()*10) / 10, Counts: map[string]Tally{},
+		Label: o.Label, Env: o.Env, Pollers: o.Pollers, Objects: len(objs), Tenants: o.Tenants, Streams: len(w.streams),
+		Groups: len(w.groups), Seconds: math.Round(took.Seconds()*10) / 10, Counts: map[string]Tally{},
+	}
+	for _, ob := range objs {
+		r.Events += ob.lines
+		r.UncompressedBytes += ob.raw
+		r.CompressedBytes += ob.gz
 	}
 	for c, t := range counts {
 		r.Counts[c.String()] = t
 	}
-	r.Evaluate()
 	return r
 }

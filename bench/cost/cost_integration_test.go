@@ -27,10 +27,14 @@ func TestRunCountsADeliveredBacklog(t *testing.T) {
 	bin := buildLogrouter(t)
 	ctx := testaws.Context(t, 4*time.Minute)
 
-	r, err := Run(ctx, Options{Exe: bin, Endpoint: ep, Tenants: 2, PodsPerTenant: 2, Objects: 24, Timeout: 3 * time.Minute})
+	rs, err := Run(ctx, Options{Exe: bin, Endpoint: ep, Tenants: 4, PodsPerTenant: 2, Objects: 24, Rounds: 2, Timeout: 3 * time.Minute})
 	require.NoError(t, err)
+	require.Len(t, rs, 2)
+	r := rs[0]
 	assert.Equal(t, 24, r.Objects)
-	assert.Equal(t, 4, r.Streams)
+	assert.Equal(t, 8, r.NewStreams)
+	assert.Equal(t, 4, r.NewGroups)
+	assert.Equal(t, 8, r.Streams)
 	rows := map[string]Row{}
 	for _, row := range r.Rows {
 		rows[row.Operation] = row
@@ -39,12 +43,25 @@ func TestRunCountsADeliveredBacklog(t *testing.T) {
 	assert.Equal(t, 24, rows["S3 CopyObject"].Calls, "one copy per object and S3 destination")
 	assert.GreaterOrEqual(t, rows["CloudWatch PutLogEvents"].Calls, 24, "every object was sent")
 	assert.GreaterOrEqual(t, rows["SQS ReceiveMessage"].Calls, 3, "24 messages need at least 3 receives")
-	assert.GreaterOrEqual(t, rows["STS AssumeRole"].Calls, 3, "central role and two customer roles")
+	assert.GreaterOrEqual(t, rows["STS AssumeRole"].Calls, 5, "central role and four customer roles")
 	assert.Positive(t, r.DollarsPerMillionObjects)
 	assert.Positive(t, r.UpstreamPerMillionObjects)
 	for _, s := range specs {
 		assert.Contains(t, rows, s.name)
 	}
+
+	// Round 2: new objects in the same streams, counted on their own by new poll processes.
+	r2 := rs[1]
+	assert.Equal(t, 2, r2.Round)
+	assert.Equal(t, 24, r2.Objects)
+	assert.Zero(t, r2.NewStreams, "the second round's streams exist")
+	assert.Zero(t, r2.NewGroups)
+	rows2 := map[string]Row{}
+	for _, row := range r2.Rows {
+		rows2[row.Operation] = row
+	}
+	assert.Equal(t, 24, rows2["S3 GetObject"].Calls, "the first round's calls are not counted again")
+	assert.Zero(t, rows2["CloudWatch CreateLogStream"].Minimum)
 }
 
 // TestRunRefusesAnIncompleteDelivery: when the processor delivers nothing (the objects' bucket is not one it

@@ -110,10 +110,11 @@ func (p *Proxy) identify(r *http.Request) Call {
 		case strings.HasPrefix(prefix, "DynamoDB"):
 			c.Service = "dynamodb"
 			var body struct{ TableName string }
+			c.Resource = "unreadable body"
 			if b := p.peek(r); b != nil && json.Unmarshal(b, &body) == nil {
 				c.Resource = p.tables[body.TableName]
 				if c.Resource == "" {
-					c.Resource = "other"
+					c.Resource = "table " + body.TableName
 				}
 			}
 		case strings.HasPrefix(prefix, "AmazonSQS"):

@@ -70,7 +70,7 @@ func TestProxyClassifiesEveryProtocol(t *testing.T) {
 	}
 	assert.Equal(t, 2, got["sqs ReceiveMessage"].Calls)
 	assert.Equal(t, 1, got["dynamodb UpdateItem (progress table)"].Calls)
-	assert.Equal(t, 1, got["dynamodb Query (other)"].Calls)
+	assert.Equal(t, 1, got["dynamodb Query (table unknown-t)"].Calls)
 	assert.Equal(t, Tally{Calls: 1, Errors: map[string]int{"ResourceNotFoundException": 1}}, got["logs PutLogEvents"])
 	assert.Equal(t, Tally{Calls: 1, Errors: map[string]int{"AccessDenied": 1}}, got["sts AssumeRole"])
 	assert.Equal(t, 1, got["s3 GetObject"].Calls)
@@ -88,7 +88,7 @@ func TestProxyClassifiesEveryProtocol(t *testing.T) {
 // TestEvaluateJudgesAgainstTheMinimum checks the minimums, the MET/MISSED verdicts, unexpected calls and the
 // dollar figures of a made-up run.
 func TestEvaluateJudgesAgainstTheMinimum(t *testing.T) {
-	r := &Result{Objects: 100, Tenants: 4, Streams: 16, Groups: 4, UncompressedBytes: 100 * 30_000, Seconds: 20, Counts: map[string]Tally{
+	r := &Result{Objects: 100, Tenants: 4, Streams: 16, Groups: 4, NewStreams: 16, NewGroups: 4, UncompressedBytes: 100 * 30_000, Seconds: 20, Counts: map[string]Tally{
 		"sqs ReceiveMessage":                   {Calls: 10},
 		"sqs DeleteMessageBatch":               {Calls: 12},
 		"s3 GetObject":                         {Calls: 100},

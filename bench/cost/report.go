@@ -12,13 +12,18 @@ import (
 // Result is one cost run: what was sent, what each operation cost, and how that compares with the least
 // possible.
 type Result struct {
-	Label             string           `json:"label"`
-	Env               []string         `json:"env,omitempty"`
-	Pollers           int              `json:"pollers"`
-	Objects           int              `json:"objects"`
-	Tenants           int              `json:"tenants"`
-	Streams           int              `json:"streams"`
-	Groups            int              `json:"groups"`
+	Label   string   `json:"label"`
+	Env     []string `json:"env,omitempty"`
+	Pollers int      `json:"pollers"`
+	Objects int      `json:"objects"`
+	Tenants int      `json:"tenants"`
+	Streams int      `json:"streams"`
+	Groups  int      `json:"groups"`
+	// Round is the run's round (1: every stream and group is new); NewStreams and NewGroups are how many of
+	// them the round's objects were the first to use.
+	Round             int              `json:"round"`
+	NewStreams        int              `json:"new_streams"`
+	NewGroups         int              `json:"new_groups"`
 	Events            int64            `json:"events"`
 	UncompressedBytes int64            `json:"uncompressed_bytes"`
 	CompressedBytes   int64            `json:"compressed_bytes"`
@@ -86,6 +91,9 @@ func table(role string, ops ...string) func(Call) bool {
 }
 
 func batches(r *Result) float64 { return math.Ceil(float64(r.Objects) / 10) }
+
+// pollers is the run's number of poll processes (at least 1).
+func (r *Result) pollers() float64 { return float64(max(r.Pollers, 1)) }
 func perObject(n float64) func(*Result) float64 {
 	return func(r *Result) float64 { return n * float64(r.Objects) }
 }
@@ -95,10 +103,14 @@ func zero(*Result) float64 { return 0 }
 // CloudWatch and one S3 destination, every object is small enough for one PutLogEvents request, and the run
 // is shorter than the tenant cache's TTL and the credentials' lifetime.
 var specs = []rowSpec{
-	{name: "SQS ReceiveMessage", match: op("sqs", "ReceiveMessage"), min: batches, judged: true, price: Prices.SQSRequest,
-		why: "10 messages per receive", upstream: func(r *Result) float64 { return batches(r) / float64(r.Objects) }},
-	{name: "SQS DeleteMessageBatch", match: op("sqs", "DeleteMessageBatch"), min: batches, judged: true, price: Prices.SQSRequest,
-		why: "10 deletes per batch", upstream: func(r *Result) float64 { return batches(r) / float64(r.Objects) }},
+	{name: "SQS ReceiveMessage", match: op("sqs", "ReceiveMessage"), min: func(r *Result) float64 { return batches(r) + r.pollers() },
+		judged: true, price: Prices.SQSRequest,
+		why: "10 messages per receive, plus the receive each process has waiting when the queue runs dry",
+		upstream: func(r *Result) float64 { return (batches(r) + 1) / float64(r.Objects) }},
+	{name: "SQS DeleteMessageBatch", match: op("sqs", "DeleteMessageBatch"), min: func(r *Result) float64 { return batches(r) + r.pollers() - 1 },
+		judged: true, price: Prices.SQSRequest,
+		why: "10 deletes per batch; each process batches its own (one partial batch each)",
+		upstream: func(r *Result) float64 { return batches(r) / float64(r.Objects) }},
 	{name: "SQS DeleteMessage", match: op("sqs", "DeleteMessage"), min: zero, judged: true, price: Prices.SQSRequest,
 		why: "deletes go in batches"},
 	{name: "SQS ChangeMessageVisibility", match: op("sqs", "ChangeMessageVisibility"), min: zero, judged: true, price: Prices.SQSRequest,
@@ -109,8 +121,8 @@ var specs = []rowSpec{
 		why: "one copy per (object, S3 destination)", upstream: func(*Result) float64 { return 1 }},
 	{name: "S3 HeadObject", match: op("s3", "HeadObject"), min: zero, judged: true, price: Prices.S3Get,
 		why: "the notification carries the ETag and size (HEAD only for events without them: manual runs)"},
-	{name: "DynamoDB tenant table Query", match: table("tenant table", "Query", "GetItem"), min: func(r *Result) float64 { return float64(r.Tenants) * math.Max(1, math.Ceil(r.Seconds/60)) },
-		judged: true, price: Prices.DynamoEventualRead, why: "once per tenant per cache TTL (60 s) of the run",
+	{name: "DynamoDB tenant table Query", match: table("tenant table", "Query", "GetItem"), min: func(r *Result) float64 { return r.pollers() * float64(r.Tenants) * math.Max(1, math.Ceil(r.Seconds/60)) },
+		judged: true, price: Prices.DynamoEventualRead, why: "once per tenant per cache TTL (60 s) of the run, in each process",
 		upstream: func(*Result) float64 { return 1 }},
 	{name: "DynamoDB progress UpdateItem", match: table("progress table", "UpdateItem", "PutItem"), min: perObject(2), judged: true, price: Prices.DynamoWrite,
 		why: "one conditional write takes the object's lease and returns its state, one final write (see BENCHMARKS.md)"},
@@ -121,14 +133,14 @@ var specs = []rowSpec{
 	{name: "STS AssumeRole", match: op("sts", "AssumeRole"), min: func(r *Result) float64 { return float64(1 + r.Tenants) }, judged: true,
 		why:      "central role once, each customer role once per credential lifetime",
 		upstream: func(*Result) float64 { return 3 }},
-	{name: "STS GetCallerIdentity", match: op("sts", "GetCallerIdentity"), min: func(*Result) float64 { return 1 }, judged: true,
+	{name: "STS GetCallerIdentity", match: op("sts", "GetCallerIdentity"), min: func(r *Result) float64 { return r.pollers() }, judged: true,
 		why: "at most once per process", upstream: func(*Result) float64 { return 1 }},
 	{name: "CloudWatch PutLogEvents", match: op("logs", "PutLogEvents"), min: perObject(1), judged: true,
 		why: "one request per (object, stream): every object fits in one", upstream: func(*Result) float64 { return 1 }},
-	{name: "CloudWatch CreateLogStream", match: op("logs", "CreateLogStream"), min: func(r *Result) float64 { return float64(r.Streams) }, judged: true,
-		why: "once per new stream (streams are pods)", upstream: func(r *Result) float64 { return float64(r.Streams) / float64(r.Objects) }},
-	{name: "CloudWatch CreateLogGroup", match: op("logs", "CreateLogGroup"), min: func(r *Result) float64 { return float64(r.Groups) }, judged: true,
-		why: "once per new group", upstream: func(r *Result) float64 { return float64(r.Groups) / float64(r.Objects) }},
+	{name: "CloudWatch CreateLogStream", match: op("logs", "CreateLogStream"), min: func(r *Result) float64 { return float64(r.NewStreams) }, judged: true,
+		why: "once per new stream (streams are pods)", upstream: func(r *Result) float64 { return float64(r.NewStreams) / float64(r.Objects) }},
+	{name: "CloudWatch CreateLogGroup", match: op("logs", "CreateLogGroup"), min: func(r *Result) float64 { return float64(r.NewGroups) }, judged: true,
+		why: "once per new group", upstream: func(r *Result) float64 { return float64(r.NewGroups) / float64(r.Objects) }},
 	{name: "CloudWatch Describe*", match: func(c Call) bool { return c.Service == "logs" && strings.HasPrefix(c.Op, "Describe") }, min: zero, judged: true,
 		why: "existence is learnt from creates and puts", upstream: func(*Result) float64 { return 2 }},
 }
@@ -231,12 +243,16 @@ func (r *Result) Missed() []string {
 // dollar comparison.
 func (r *Result) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
-	settings := "default settings"
+	settings := ""
 	if len(r.Env) > 0 {
-		settings = "`" + strings.Join(r.Env, " ") + "`"
+		settings = " (`" + strings.Join(r.Env, " ") + "`)"
 	}
-	fmt.Fprintf(&b, "**%s** (%s): %d objects (%.1f KB uncompressed, %.1f KB gzip on average, %d events), %d tenants × (CloudWatch + S3), %d streams, %s, polled in %.1f s.\n\n",
-		mdEscape(r.Label), settings, r.Objects, float64(r.UncompressedBytes)/float64(max(r.Objects, 1))/1000,
+	round := "round 1: every stream and group new"
+	if r.Round > 1 {
+		round = fmt.Sprintf("round %d: new poll processes, %d of %d streams new", r.Round, r.NewStreams, r.Streams)
+	}
+	fmt.Fprintf(&b, "**%s**, %s%s: %d objects (%.1f KB uncompressed, %.1f KB gzip on average, %d events), %d tenants × (CloudWatch + S3), %d streams, %s, polled in %.1f s.\n\n",
+		mdEscape(r.Label), round, settings, r.Objects, float64(r.UncompressedBytes)/float64(max(r.Objects, 1))/1000,
 		float64(r.CompressedBytes)/float64(max(r.Objects, 1))/1000, r.Events, r.Tenants, r.Streams, pollers(r.Pollers), r.Seconds)
 	b.WriteString("| operation | calls | per object | minimum per object | calls / minimum | target | status | error answers | why this minimum |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---|---|---|---|\n")
