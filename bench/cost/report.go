@@ -105,11 +105,11 @@ func zero(*Result) float64 { return 0 }
 var specs = []rowSpec{
 	{name: "SQS ReceiveMessage", match: op("sqs", "ReceiveMessage"), min: func(r *Result) float64 { return batches(r) + r.pollers() },
 		judged: true, price: Prices.SQSRequest,
-		why: "10 messages per receive, plus the receive each process has waiting when the queue runs dry",
+		why:      "10 messages per receive, plus the receive each process has waiting when the queue runs dry",
 		upstream: func(r *Result) float64 { return (batches(r) + 1) / float64(r.Objects) }},
 	{name: "SQS DeleteMessageBatch", match: op("sqs", "DeleteMessageBatch"), min: func(r *Result) float64 { return batches(r) + r.pollers() - 1 },
 		judged: true, price: Prices.SQSRequest,
-		why: "10 deletes per batch; each process batches its own (one partial batch each)",
+		why:      "10 deletes per batch; each process batches its own (one partial batch each)",
 		upstream: func(r *Result) float64 { return batches(r) / float64(r.Objects) }},
 	{name: "SQS DeleteMessage", match: op("sqs", "DeleteMessage"), min: zero, judged: true, price: Prices.SQSRequest,
 		why: "deletes go in batches"},
@@ -121,7 +121,9 @@ var specs = []rowSpec{
 		why: "one copy per (object, S3 destination)", upstream: func(*Result) float64 { return 1 }},
 	{name: "S3 HeadObject", match: op("s3", "HeadObject"), min: zero, judged: true, price: Prices.S3Get,
 		why: "the notification carries the ETag and size (HEAD only for events without them: manual runs)"},
-	{name: "DynamoDB tenant table Query", match: table("tenant table", "Query", "GetItem"), min: func(r *Result) float64 { return r.pollers() * float64(r.Tenants) * math.Max(1, math.Ceil(r.Seconds/60)) },
+	{name: "DynamoDB tenant table Query", match: table("tenant table", "Query", "GetItem"), min: func(r *Result) float64 {
+		return r.pollers() * float64(r.Tenants) * math.Max(1, math.Ceil(r.Seconds/60))
+	},
 		judged: true, price: Prices.DynamoEventualRead, why: "once per tenant per cache TTL (60 s) of the run, in each process",
 		upstream: func(*Result) float64 { return 1 }},
 	{name: "DynamoDB progress UpdateItem", match: table("progress table", "UpdateItem", "PutItem"), min: perObject(2), judged: true, price: Prices.DynamoWrite,
