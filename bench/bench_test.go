@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/logrouter/logrouter/bench/corpus"
+	"github.com/logrouter/logrouter/bench/cost"
 )
 
 // The test binary doubles as a child process and as a fake endpoint, selected by this variable.
@@ -631,4 +632,61 @@ func TestScalingTargetWithLargerSingleObjects(t *testing.T) {
 			t.Errorf("scaling %s: %q", tg.Status, tg.Measured)
 		}
 	}
+}
+
+// A cost-only run rewrites the cost block and leaves the per-size results alone; a full run rewrites both.
+func TestUpdateMarkdownCostBlock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "BENCHMARKS.md")
+	doc := "# T\n\n" + MarkdownBegin + "\nold results\n" + MarkdownEnd + "\n\n" + CostMarkdownBegin + "\nold cost\n" + CostMarkdownEnd + "\n"
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	costOnly := &Report{Results: []Result{}, Cost: []*cost.Result{sampleCost()}}
+	costOnly.finish()
+	if err := UpdateMarkdown(path, costOnly); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	got := string(b)
+	if !strings.Contains(got, "old results") || strings.Contains(got, "old cost") || !strings.Contains(got, "| SQS ReceiveMessage | 10 |") ||
+		!strings.Contains(got, "upstream US$ / million objects") {
+		t.Errorf("cost-only update:\n%s", got)
+	}
+	for _, tg := range costOnly.Targets {
+		if !strings.HasPrefix(tg.Name, "cost: ") {
+			t.Errorf("a cost-only run judges %q", tg.Name)
+		}
+	}
+
+	full := sampleReport()
+	full.Cost = []*cost.Result{sampleCost()}
+	full.finish()
+	if err := UpdateMarkdown(path, full); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(path)
+	got = string(b)
+	results := got[strings.Index(got, MarkdownBegin):strings.Index(got, MarkdownEnd)]
+	if strings.Contains(got, "old results") || !strings.Contains(results, "| floor-split | 64 MiB |") || strings.Contains(results, "cost: ") {
+		t.Errorf("full update (the results block must not repeat the cost targets):\n%s", got)
+	}
+
+	// A run without cost leaves the cost block alone; a document without the cost block is refused only
+	// when there is cost to write.
+	if err := os.WriteFile(path, []byte(MarkdownBegin+"\n"+MarkdownEnd+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := UpdateMarkdown(path, sampleReport()); err != nil {
+		t.Errorf("no cost, no cost block: %v", err)
+	}
+	if err := UpdateMarkdown(path, full); err == nil {
+		t.Error("cost written to a document without a cost block")
+	}
+}
+
+func sampleCost() *cost.Result {
+	r := &cost.Result{Label: "sample", Objects: 100, Tenants: 4, Streams: 16, Groups: 4, UncompressedBytes: 3_000_000, Pollers: 1,
+		Counts: map[string]cost.Tally{"sqs ReceiveMessage": {Calls: 10}, "s3 GetObject": {Calls: 100}}}
+	r.Evaluate()
+	return r
 }

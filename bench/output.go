@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,30 +75,48 @@ func Commit(stamped string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// Markers delimit the generated part of a Markdown document that UpdateMarkdown rewrites.
+// Markers delimit the generated parts of a Markdown document that UpdateMarkdown rewrites: the per-size
+// results, and the cost scenario's runs.
 const (
-	MarkdownBegin = "<!-- bench:results:begin -->"
-	MarkdownEnd   = "<!-- bench:results:end -->"
+	MarkdownBegin     = "<!-- bench:results:begin -->"
+	MarkdownEnd       = "<!-- bench:results:end -->"
+	CostMarkdownBegin = "<!-- bench:cost:begin -->"
+	CostMarkdownEnd   = "<!-- bench:cost:end -->"
 )
 
-// UpdateMarkdown replaces what lies between MarkdownBegin and MarkdownEnd in the file at path with the
-// report's Markdown tables, leaving the rest of the document alone.
+// UpdateMarkdown rewrites the blocks of the file at path that the report has results for: the per-size
+// results between MarkdownBegin and MarkdownEnd, the cost runs between CostMarkdownBegin and CostMarkdownEnd.
+// The rest of the document, and a block the run has nothing for, are left alone.
 func UpdateMarkdown(path string, rep *Report) error {
 	doc, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
 	s := string(doc)
-	i, j := strings.Index(s, MarkdownBegin), strings.Index(s, MarkdownEnd)
+	if len(rep.Results) > 0 {
+		if s, err = replaceBlock(s, path, MarkdownBegin, MarkdownEnd, rep.writeResultsMarkdown); err != nil {
+			return err
+		}
+	}
+	if rep.costRan() {
+		if s, err = replaceBlock(s, path, CostMarkdownBegin, CostMarkdownEnd, rep.writeCostMarkdown); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(path, []byte(s), 0o644)
+}
+
+func replaceBlock(s, path, begin, end string, write func(io.Writer) error) (string, error) {
+	i, j := strings.Index(s, begin), strings.Index(s, end)
 	if i < 0 || j < i {
-		return fmt.Errorf("%s has no %s ... %s block", path, MarkdownBegin, MarkdownEnd)
+		return "", fmt.Errorf("%s has no %s ... %s block", path, begin, end)
 	}
 	var b bytes.Buffer
-	b.WriteString(s[:i+len(MarkdownBegin)])
+	b.WriteString(s[:i+len(begin)])
 	b.WriteString("\n")
-	if err := rep.WriteMarkdown(&b); err != nil {
-		return err
+	if err := write(&b); err != nil {
+		return "", err
 	}
 	b.WriteString(s[j:])
-	return os.WriteFile(path, b.Bytes(), 0o644)
+	return b.String(), nil
 }

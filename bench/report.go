@@ -11,6 +11,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/logrouter/logrouter/bench/cost"
 )
 
 // Result statuses.
@@ -222,6 +224,8 @@ type Target struct {
 	Value    float64 `json:"value"`
 	// Status is "met", "missed", "not measured", or "reported" for a figure without a threshold.
 	Status string `json:"status"`
+	// cost: the target judges the cost scenario (shown in its own Markdown block).
+	cost bool
 }
 
 // Report is a whole run.
@@ -236,7 +240,10 @@ type Report struct {
 	Finished         time.Time    `json:"finished"`
 	Config           ReportConfig `json:"config"`
 	Results          []Result     `json:"results"`
-	Targets          []Target     `json:"targets"`
+	// Cost holds the Cost scenario's runs; CostNote says why some did not run.
+	Cost     []*cost.Result `json:"cost,omitempty"`
+	CostNote string         `json:"cost_note,omitempty"`
+	Targets  []Target       `json:"targets"`
 }
 
 // find returns the OK result matching want (zero fields of want other than Scenario and SizeMiB must match
@@ -280,6 +287,9 @@ func (rep *Report) largestSize() int {
 }
 
 func (rep *Report) evaluate() []Target {
+	if len(rep.Results) == 0 {
+		return rep.costTargets() // a cost-only run
+	}
 	ts := rep.speedTargets()
 
 	req := Target{Name: "PutLogEvents requests", Goal: "≤ 1.02× minimum", Status: "not measured"}
@@ -333,7 +343,7 @@ func (rep *Report) evaluate() []Target {
 		sc.Status = metOrMissed(ok)
 	}
 	ts = append(ts, sc)
-	return ts
+	return append(ts, rep.costTargets()...)
 }
 
 func (rep *Report) sizes() []int {
@@ -389,8 +399,11 @@ func (rep *Report) WriteTable(w io.Writer) error {
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, t.Goal, m, strings.ToUpper(t.Status))
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
+	rep.writeCostTable(w)
 	return nil
 }
 
@@ -419,8 +432,17 @@ func (rep *Report) runTime() string {
 	return b.String()
 }
 
-// WriteMarkdown writes the results and targets as Markdown tables (for BENCHMARKS.md).
+// WriteMarkdown writes the results, targets and cost runs as Markdown.
 func (rep *Report) WriteMarkdown(w io.Writer) error {
+	if err := rep.writeResultsMarkdown(w); err != nil {
+		return err
+	}
+	return rep.writeCostMarkdown(w)
+}
+
+// writeResultsMarkdown writes the per-size results and their targets as Markdown tables (the cost targets are
+// in the cost runs' tables).
+func (rep *Report) writeResultsMarkdown(w io.Writer) error {
 	fmt.Fprintf(w, "Machine: %s, %d CPUs, %s, kernel %s, %s. Commit %s. Run %s: %s.\n\n",
 		orDash(rep.Machine.CPU), rep.Machine.CPUs, rep.Machine.OS, orDash(rep.Machine.Kernel), rep.Machine.GoVersion,
 		orDash(rep.Commit), rep.Started.Format(time.RFC3339), rep.runTime())
@@ -440,6 +462,9 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintln(w, "\n| target | goal | measured | status |")
 		fmt.Fprintln(w, "|---|---|---|---|")
 		for _, t := range rep.Targets {
+			if t.cost {
+				continue
+			}
 			fmt.Fprintf(w, "| %s | %s | %s | **%s** |\n", t.Name, t.Goal, orDash(mdEscape(t.Measured)), t.Status)
 		}
 	}

@@ -55,6 +55,12 @@ type Config struct {
 	Endpoint EndpointStarter
 	// Progress receives a line per Spec while the run goes on (default: discarded).
 	Progress io.Writer
+	// Exe is the logrouter binary the Cost scenario runs (`Exe poll`); empty reports it as not done.
+	Exe string
+	// Moto is the moto_server binary the Cost scenario starts (default: moto_server on PATH).
+	Moto string
+	// CostRuns are the Cost scenario's runs (default DefaultCostRuns; quick: the first, smaller).
+	CostRuns []CostRun
 	// Now is the clock (default time.Now); the corpus is timestamped just before it, as live logs are.
 	Now func() time.Time
 }
@@ -158,7 +164,10 @@ func Plan(c Config) []Spec {
 	for _, s := range c.Scenarios {
 		want[s] = true
 	}
-	// The floor is every ratio's denominator: always measured.
+	// The floor is every ratio's denominator: always measured when any per-size scenario is.
+	if !slices.ContainsFunc(c.Scenarios, func(s Scenario) bool { return s != Cost }) {
+		return nil
+	}
 	want[FloorSplit] = true
 	procs := min(2, runtime.NumCPU())
 	var specs []Spec
@@ -220,6 +229,9 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	start := c.Now().Add(-20 * time.Minute).UTC().Truncate(time.Second)
 	sets := map[int]*objectSet{}
 	for _, size := range c.Sizes {
+		if len(specs) == 0 {
+			break
+		}
 		fmt.Fprintf(c.Progress, "bench: generating %d MiB objects\n", size)
 		set, err := generateSet(work, c, size, start, needE2E && size <= maxE2ESizeMiB)
 		if err != nil {
@@ -228,6 +240,9 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		sets[size] = set
 	}
 	rep.ScenariosStarted = c.Now().UTC()
+	if len(specs) == 0 {
+		rep.Results = []Result{}
+	}
 	for i, s := range specs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -237,6 +252,11 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		r := runSpec(ctx, c, s, sets[s.SizeMiB])
 		rep.Results = append(rep.Results, r)
 		fmt.Fprintf(c.Progress, "%s  (%.1fs)\n", r.progressLine(), time.Since(began).Seconds())
+	}
+	if slices.Contains(c.Scenarios, Cost) {
+		if err := runCost(ctx, c, rep); err != nil {
+			return nil, err
+		}
 	}
 	rep.finish()
 	rep.Finished = c.Now().UTC()

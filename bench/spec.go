@@ -27,10 +27,13 @@ const (
 	Deliver Scenario = "deliver"
 	// EndToEnd feeds SQS notifications for many tenants' objects through the engine to fake AWS endpoints.
 	EndToEnd Scenario = "e2e"
+	// Cost runs `logrouter poll` on many small objects against the AWS emulator behind a counting proxy and
+	// reports the AWS calls per object next to the least possible (package bench/cost).
+	Cost Scenario = "cost"
 )
 
 // Scenarios lists every scenario in report order.
-var Scenarios = []Scenario{FloorGunzip, FloorSplit, Parse, Deliver, EndToEnd}
+var Scenarios = []Scenario{FloorGunzip, FloorSplit, Parse, Deliver, EndToEnd, Cost}
 
 // ParseScenario checks a scenario name.
 func ParseScenario(s string) (Scenario, error) {

@@ -19,8 +19,9 @@ func init() {
 		Doc: `Generates a deterministic corpus of Vector objects, then runs each scenario in a child process of its own
 (so peak RSS is per scenario and GOMAXPROCS can differ): floor-gunzip and floor-split (klauspost gunzip, and
 gunzip + line split: the floor), parse (one core, and pipelined on two), deliver (parse + batch + PutLogEvents
-to the strict fake CloudWatch Logs endpoint running as a separate process, fakelogs) and e2e (SQS notifications
-for many tenants' objects through the engine). Every throughput is related to the floor measured in the same
+to the strict fake CloudWatch Logs endpoint running as a separate process, fakelogs), e2e (SQS notifications
+for many tenants' objects through the engine) and cost (logrouter poll on 500 small objects of 20 tenants
+against moto behind a counting proxy: AWS calls per object next to the least possible, and their US$). Every throughput is related to the floor measured in the same
 run; medians of --reps repetitions.
 
 Writes the table to stdout, progress to stderr, and results.json, results.md, table.txt and chart.svg to --out.
@@ -60,6 +61,7 @@ func setupBench(fs *flagSet) runFunc {
 	var (
 		quick, child, profile         bool
 		out, scenarios, fakelogs, doc string
+		moto                          string
 		sizes, workers                intList
 		reps, tenants                 int
 		seed                          int
@@ -69,7 +71,8 @@ func setupBench(fs *flagSet) runFunc {
 	fs.String(&out, "out", "LOGROUTER_BENCH_OUT", "bench/results", "directory for results.json, results.md, table.txt, chart.svg (\"\" = none)")
 	fs.Var(&sizes, "sizes", "LOGROUTER_BENCH_SIZES", "object sizes in MiB, comma-separated (default 1,16,64,256; quick 1,16); e2e runs on sizes up to 64")
 	fs.Var(&workers, "workers", "LOGROUTER_BENCH_WORKERS", "end-to-end worker counts (default 1,2,4; quick 1,2)")
-	fs.String(&scenarios, "scenarios", "LOGROUTER_BENCH_SCENARIOS", "", "comma-separated subset of floor-gunzip,floor-split,parse,deliver,e2e (default all)")
+	fs.String(&scenarios, "scenarios", "LOGROUTER_BENCH_SCENARIOS", "", "comma-separated subset of floor-gunzip,floor-split,parse,deliver,e2e,cost (default all)")
+	fs.String(&moto, "moto", "LOGROUTER_BENCH_MOTO", "moto_server", "the AWS emulator the cost scenario starts on a free loopback port")
 	fs.Int(&reps, "reps", "LOGROUTER_BENCH_REPS", 0, "timed repetitions per measurement; medians are reported (default 5; quick 3)")
 	fs.Int(&repMiB, "rep-mib", "LOGROUTER_BENCH_REP_MIB", 0, "MiB processed per repetition; small objects are repeated (default 64; quick 16)")
 	fs.Int(&e2eMiB, "e2e-mib", "LOGROUTER_BENCH_E2E_MIB", 0, "MiB delivered per end-to-end repetition (default 256; quick 32)")
@@ -106,6 +109,7 @@ func setupBench(fs *flagSet) runFunc {
 			return fmt.Errorf("find own executable: %w", err)
 		}
 		cfg.Launch = bench.ProcessLauncher(exe, "bench", "--child")
+		cfg.Exe, cfg.Moto = exe, moto
 		if fakelogs == "" {
 			fakelogs = bench.FindFakeLogs(exe)
 		}
