@@ -530,7 +530,6 @@ type delivery struct {
 	final   *Progress // what the object's final progress write records for it (nil: nothing new)
 	brk     string    // circuit breaker key
 	sink    LogSink
-	leased  bool             // this process holds the delivery's lease
 	skip    int64            // leading events delivered by earlier attempts (not handed to the sink)
 	resume  batcher.AckState // every event delivered by earlier attempts (the sink skips those past skip)
 	added   int64            // events handed to the sink in this attempt
