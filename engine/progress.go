@@ -243,8 +243,9 @@ type DynamoDBAPI interface {
 // enable the table's TTL on it); they expire after TTL, which must exceed the queue's retention period.
 //
 // Items of the layout before this one (one per object version and destination, with "acked", "done" and
-// "ranges" at the top) are not read: an object in flight while the fleet is upgraded may have parts re-sent
-// once by the new version (duplicates, never loss); they expire with their TTL.
+// "ranges" at the top) are not read, nor their leases honoured: an object in flight while the fleet is
+// upgraded may have parts re-sent once by the new version (duplicates, never loss); they expire with their
+// TTL. Reading them would cost a read per destination on every object, for the few in flight at an upgrade.
 type DynamoDBProgress struct {
 	client DynamoDBAPI
 	table  string
