@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -225,4 +226,64 @@ func checkDestinationSteps(t *testing.T, ctx context.Context, s ProgressStore) {
 	other, err := s.Get(ctx, "other object")
 	require.NoError(t, err)
 	assert.Empty(t, other)
+}
+
+// updateLog records every progress write.
+type updateLog struct {
+	*MemoryProgress
+	mu      sync.Mutex
+	updates []ProgressUpdate
+}
+
+func (l *updateLog) Put(ctx context.Context, id string, u ProgressUpdate) error {
+	l.mu.Lock()
+	l.updates = append(l.updates, u)
+	l.mu.Unlock()
+	return l.MemoryProgress.Put(ctx, id, u)
+}
+
+func (l *updateLog) written() []ProgressUpdate {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.updates)
+}
+
+// Every destination's outcome is recorded by one write per attempt, whatever the number of destinations:
+// finished ones as done, an unfinished CloudWatch one with what it acknowledged; the retry's write records
+// only what the retry delivered, and a delivered object is never written again.
+func TestOneFinalProgressWritePerObject(t *testing.T) {
+	w := newFakeWorld()
+	w.s3.objects["central/"+key1] = vectorObject("m", 30)
+	w.configs["acme"] = []tenant.Config{cwConfig("acme", "/a", "r"), cwConfig("acme", "/b", "r2"), s3Config("acme", "archive")}
+	attempt := 0
+	w.sinkSetup = func(s *fakeSink) {
+		if s.dest.LogGroup == "/b" && attempt == 0 {
+			s.failAt, s.failErr, s.ackLag = 12, apiErr("ThrottlingException"), 2
+		}
+	}
+	store := &updateLog{MemoryProgress: NewMemoryProgress()}
+	p := w.processor(t, func(o *Options) { o.Progress = store })
+	k, err := ParseObjectKey(key1)
+	require.NoError(t, err)
+	keyOf := func(group string) string {
+		return progressDestKey(cloudWatchDestKey("us-east-1", group, p.stream.render(k)))
+	}
+	s3Key := progressDestKey(s3DestKey("us-east-1", "archive", k.DestinationKey(s3Config("acme", "archive").EffectiveBucketPrefix())))
+
+	res := p.ProcessMessage(context.Background(), s3Body("central", key1))
+	require.Equal(t, OutcomeRetry, res.Outcome, "%+v", res)
+	require.Len(t, store.written(), 1, "one write for the attempt")
+	assert.Equal(t, map[string]Progress{keyOf("/a"): {Done: true, Acked: 30}, keyOf("/b"): {Acked: 10}, s3Key: {Done: true}},
+		store.written()[0].Dests)
+
+	attempt = 1
+	res = p.ProcessMessage(context.Background(), s3Body("central", key1))
+	require.Equal(t, OutcomeSuccess, res.Outcome, "%+v", res)
+	require.Len(t, store.written(), 2)
+	assert.Equal(t, map[string]Progress{keyOf("/b"): {Done: true, Acked: 30}}, store.written()[1].Dests)
+	assert.Len(t, w.s3.copies, 1, "the copy is not repeated")
+
+	res = p.ProcessMessage(context.Background(), s3Body("central", key1))
+	require.Equal(t, OutcomeSuccess, res.Outcome, "%+v", res)
+	assert.Len(t, store.written(), 2, "nothing to write for a delivered object")
 }
