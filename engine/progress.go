@@ -241,6 +241,8 @@ type DynamoDBAPI interface {
 // at most 32 KiB, and at most 320 KiB for all of an object's destinations; absent when none)), while leased
 // "lease_owner" (S) and "lease_until" (N, Unix milliseconds), "updated_at" and "ttl" (N, epoch seconds;
 // enable the table's TTL on it); they expire after TTL, which must exceed the queue's retention period.
+// DynamoDB bills each write on the whole item's size: a checkpoint of one destination costs as many write
+// units as the item has KB (one for an item with a few ranges per destination).
 //
 // Items of the layout before this one (one per object version and destination, with "acked", "done" and
 // "ranges" at the top) are not read, nor their leases honoured: an object in flight while the fleet is
