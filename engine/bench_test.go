@@ -70,5 +70,5 @@ func BenchmarkProcessObject(b *testing.B) {
 
 type nopProgress struct{}
 
-func (nopProgress) Get(context.Context, string) (Progress, error) { return Progress{}, nil }
-func (nopProgress) Put(context.Context, string, Progress) error   { return nil }
+func (nopProgress) Get(context.Context, string) (ObjectProgress, error) { return ObjectProgress{}, nil }
+func (nopProgress) Put(context.Context, string, ProgressUpdate) error   { return nil }

@@ -239,12 +239,12 @@ func (p *Processor) streamObject(ctx context.Context, src S3API, obj ObjectRef, 
 				d.res.set(readStatus)
 			default:
 				d.res.set(readStatus) // success, or corrupt: everything readable was delivered
-				p.saveProgress(ctx, d, Progress{Done: true, Acked: acked.Prefix})
+				d.final = &Progress{Done: true, Acked: acked.Prefix}
 				p.observeLatency(tenant.TypeCloudWatch, obj, lastModified)
 				return
 			}
 			if !acked.Equal(d.saved) {
-				p.saveProgress(ctx, d, Progress{Acked: acked.Prefix, Ranges: acked.Ranges})
+				d.final = &Progress{Acked: acked.Prefix, Ranges: acked.Ranges} // recorded by the object's final write
 			}
 		})
 	}
@@ -288,9 +288,10 @@ func (p *Processor) startCheckpoints(ctx context.Context, d *delivery) *checkpoi
 			}
 			st := d.ackState(nil)
 			if n := d.fed.Load(); !ticked && n >= 0 && st.Prefix >= n {
-				// Everything read is acknowledged: the delivery's final write (done) normally follows at once,
+				// Everything read is acknowledged: the object's final write (done) normally follows at once,
 				// so this one would only repeat it (one write per object finished by its last request). Should
-				// the sink take longer to close, the next tick writes it.
+				// the sink take longer to close, or the object's other destinations longer to finish, the next
+				// tick writes it.
 				continue
 			}
 			if !st.Equal(d.saved) {

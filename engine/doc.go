@@ -4,11 +4,13 @@
 // streaming decode shared by all of them (parser → batcher), S3 by server-side copy.
 //
 // Every message, object and destination ends with an Outcome: success (delete), dropped (non-recoverable:
-// delete and count by Reason) or retry (leave for redelivery). Progress per (object version, destination)
-// is kept in a ProgressStore so that a retry, also in another process after a crash, repeats no delivery
-// that succeeded and resumes CloudWatch delivery skipping exactly the events recorded as acknowledged (the
-// set is written each time it grows, so a crash re-sends at most the requests whose acknowledgement had not
-// been recorded yet, normally those in flight).
+// delete and count by Reason) or retry (leave for redelivery). Progress is kept in a ProgressStore, one
+// record per object version with an entry per destination, so that a retry, also in another process after
+// a crash, repeats no delivery that succeeded and resumes CloudWatch delivery skipping exactly the events
+// recorded as acknowledged (a destination's set is written to its entry each time it grows, so a crash
+// re-sends at most the requests whose acknowledgement had not been recorded yet, normally those in flight).
+// An object whose destinations all finish in one attempt costs two writes of its record: the lease
+// (LeaseStore), which returns every destination's progress, and one final write of every outcome.
 //
 // A message may carry a replay marker (Replay: see package replay): it restricts the delivery to the named
 // destination types, sets the CloudWatch out-of-window policy and, when forced, keeps progress under the

@@ -109,22 +109,24 @@ type crashingProgress struct {
 	saved   Progress
 }
 
-func (c *crashingProgress) Put(ctx context.Context, id string, p Progress) error {
+func (c *crashingProgress) Put(ctx context.Context, id string, u ProgressUpdate) error {
 	if c.crashed.Load() {
 		return errors.New("process is dead")
 	}
-	if !p.Done && c.ready(p) {
-		// Die right after this checkpoint: nothing the process does later reaches the store or the endpoint
-		// (in-flight requests are abandoned), this checkpoint is the last durable state.
-		c.crashed.Store(true)
-		c.mu.Lock()
-		c.saved = p
-		c.mu.Unlock()
-		err := c.ProgressStore.Put(ctx, id, p)
-		c.crash()
-		return err
+	for _, p := range u.Dests {
+		if !p.Done && c.ready(p) {
+			// Die right after this checkpoint: nothing the process does later reaches the store or the endpoint
+			// (in-flight requests are abandoned), this checkpoint is the last durable state.
+			c.crashed.Store(true)
+			c.mu.Lock()
+			c.saved = p
+			c.mu.Unlock()
+			err := c.ProgressStore.Put(ctx, id, u)
+			c.crash()
+			return err
+		}
 	}
-	return c.ProgressStore.Put(ctx, id, p)
+	return c.ProgressStore.Put(ctx, id, u)
 }
 
 // bigLines renders n Vector lines with ~size-byte messages, so that a few hundred make a full request. With
@@ -318,20 +320,26 @@ func TestE2ESigtermDuringWork(t *testing.T) {
 	checkExactResume(t, srv, want, resumedAt, firstEvents, firstPuts, resent)
 }
 
-// legacyProgress stands for a progress item written before acknowledged ranges were stored: on the first
-// read it records only "acked" for the item.
+// legacyProgress stands for a progress entry written before acknowledged ranges were stored: on the first
+// read it records only "acked" for the object's one destination (the log group's stream "p").
 type legacyProgress struct {
 	ProgressStore
 	e     *e2e
+	group string
 	acked int64
 	once  sync.Once
 }
 
-func (l *legacyProgress) Get(ctx context.Context, id string) (Progress, error) {
+func (l *legacyProgress) Get(ctx context.Context, id string) (ObjectProgress, error) {
 	l.once.Do(func() {
+		dest := progressDestKey(cloudWatchDestKey(testaws.Region, l.group, "p"))
 		_, err := l.e.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: &l.e.progressTable, Item: map[string]ddbtypes.AttributeValue{
-			"id":    &ddbtypes.AttributeValueMemberS{Value: id},
-			"acked": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(l.acked, 10)},
+			"id": &ddbtypes.AttributeValueMemberS{Value: id},
+			"dests": &ddbtypes.AttributeValueMemberM{Value: map[string]ddbtypes.AttributeValue{
+				dest: &ddbtypes.AttributeValueMemberM{Value: map[string]ddbtypes.AttributeValue{
+					"acked": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(l.acked, 10)},
+				}},
+			}},
 		}})
 		require.NoError(l.e.t, err)
 	})
@@ -341,7 +349,9 @@ func (l *legacyProgress) Get(ctx context.Context, id string) (Progress, error) {
 func TestE2EResumeFromLegacyPrefix(t *testing.T) {
 	e, srv, group, _, want := setupResumable(t, 0, true)
 	const acked = 2500
-	rt := e.runtime(prometheus.NewRegistry(), func(o *Options) { o.Progress = &legacyProgress{ProgressStore: o.Progress, e: e, acked: acked} })
+	rt := e.runtime(prometheus.NewRegistry(), func(o *Options) {
+		o.Progress = &legacyProgress{ProgressStore: o.Progress, e: e, group: group, acked: acked}
+	})
 	e.pollUntilDrained(rt, 2*time.Minute)
 	counts := multiset(fakeEvents(srv, group, "p"))
 	for i, w := range want {
@@ -357,23 +367,28 @@ func TestE2EResumeFromLegacyPrefix(t *testing.T) {
 type recordingProgress struct {
 	ProgressStore
 	mu    sync.Mutex
-	first *Progress
+	first ObjectProgress
 }
 
-func (r *recordingProgress) Get(ctx context.Context, id string) (Progress, error) {
-	p, err := r.ProgressStore.Get(ctx, id)
+func (r *recordingProgress) Get(ctx context.Context, id string) (ObjectProgress, error) {
+	op, err := r.ProgressStore.Get(ctx, id)
 	r.mu.Lock()
 	if r.first == nil && err == nil {
-		r.first = &p
+		r.first = op
 	}
 	r.mu.Unlock()
-	return p, err
+	return op, err
 }
 
-// firstGet is the acknowledged set the first read returned.
+// firstGet is the acknowledged set the first read returned for the object's one destination.
 func (r *recordingProgress) firstGet(t *testing.T) batcher.AckState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	require.NotNil(t, r.first, "the restart read the progress on record")
-	return r.first.ackState()
+	require.LessOrEqual(t, len(r.first), 1, "one destination")
+	for _, p := range r.first {
+		return p.ackState()
+	}
+	return batcher.AckState{} // nothing on record
+
 }

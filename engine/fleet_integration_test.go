@@ -29,31 +29,33 @@ type killableStore struct {
 	kill func()
 }
 
-func (k *killableStore) Put(ctx context.Context, id string, p Progress) error {
+func (k *killableStore) Put(ctx context.Context, id string, u ProgressUpdate) error {
 	if k.dead.Load() {
 		return errKilled
 	}
-	if !p.Done && p.ackState().Count() > 0 {
-		err := k.LeaseStore.Put(ctx, id, p)
-		k.dead.Store(true)
-		k.kill()
-		return err
+	for _, p := range u.Dests {
+		if !p.Done && p.ackState().Count() > 0 {
+			err := k.LeaseStore.Put(ctx, id, u)
+			k.dead.Store(true)
+			k.kill()
+			return err
+		}
 	}
-	return k.LeaseStore.Put(ctx, id, p)
+	return k.LeaseStore.Put(ctx, id, u)
 }
 
-func (k *killableStore) Get(ctx context.Context, id string) (Progress, error) {
+func (k *killableStore) Get(ctx context.Context, id string) (ObjectProgress, error) {
 	if k.dead.Load() {
-		return Progress{}, errKilled
+		return nil, errKilled
 	}
 	return k.LeaseStore.Get(ctx, id)
 }
 
-func (k *killableStore) Lease(ctx context.Context, id, owner string, ttl time.Duration) (Lease, error) {
+func (k *killableStore) Lease(ctx context.Context, id, owner string, ttl time.Duration, dests []string) (Lease, error) {
 	if k.dead.Load() {
 		return Lease{}, errKilled
 	}
-	return k.LeaseStore.Lease(ctx, id, owner, ttl)
+	return k.LeaseStore.Lease(ctx, id, owner, ttl, dests)
 }
 
 func (k *killableStore) Unlease(ctx context.Context, id, owner string) error {

@@ -111,7 +111,7 @@ type Options struct {
 	// Existence is shared by all batchers (default: a cache of 10,000 entries).
 	Existence *batcher.ExistenceCache
 	// Progress persists delivery progress (default: in memory). A LeaseStore (the DynamoDB table) also
-	// leases each (object version, destination) to one process at a time.
+	// leases each object version to one process at a time.
 	Progress ProgressStore
 	// LeaseTTL is how long a delivery's lease lasts unless renewed (renewed every third of it; default 30s).
 	LeaseTTL time.Duration
@@ -523,11 +523,13 @@ func (p *Processor) processObject(ctx context.Context, obj ObjectRef, dry bool) 
 type delivery struct {
 	cfg     tenant.Config
 	res     DestinationResult
-	id      string // progress id
-	key     string // identity of the destination within the object
-	brk     string // circuit breaker key
+	id      string    // the object's progress id
+	key     string    // identity of the destination within the object
+	pkey    string    // its key in the object's progress (progressDestKey of key)
+	budget  int       // bound of its encoded ranges (ProgressUpdate.RangesBytes)
+	final   *Progress // what the object's final progress write records for it (nil: nothing new)
+	brk     string    // circuit breaker key
 	sink    LogSink
-	leased  bool             // this process holds the delivery's lease
 	skip    int64            // leading events delivered by earlier attempts (not handed to the sink)
 	resume  batcher.AckState // every event delivered by earlier attempts (the sink skips those past skip)
 	added   int64            // events handed to the sink in this attempt
@@ -554,15 +556,24 @@ func (p *Processor) newDelivery(key ObjectKey, c tenant.Config) *delivery {
 	case tenant.TypeCloudWatch:
 		d.res.LogGroup = c.LogGroupName
 		d.res.Stream = p.stream.render(key)
-		d.key = strings.Join([]string{"cloudwatch", region, c.LogGroupName, d.res.Stream}, "\x00")
+		d.key = cloudWatchDestKey(region, c.LogGroupName, d.res.Stream)
 		d.brk = "cloudwatch\x00" + c.TenantID + "\x00" + c.LogDistributionRoleARN
 	case tenant.TypeS3:
 		d.res.Bucket = c.BucketName
 		d.res.Key = key.DestinationKey(c.EffectiveBucketPrefix())
-		d.key = strings.Join([]string{"s3", region, c.BucketName, d.res.Key}, "\x00")
+		d.key = s3DestKey(region, c.BucketName, d.res.Key)
 		d.brk = "s3\x00" + c.TenantID + "\x00" + c.BucketName
 	}
 	return d
+}
+
+// cloudWatchDestKey and s3DestKey identify a destination within an object (delivery.key).
+func cloudWatchDestKey(region, group, stream string) string {
+	return strings.Join([]string{"cloudwatch", region, group, stream}, "\x00")
+}
+
+func s3DestKey(region, bucket, key string) string {
+	return strings.Join([]string{"s3", region, bucket, key}, "\x00")
 }
 
 func (p *Processor) deliver(ctx context.Context, obj ObjectRef, key ObjectKey, dests []*delivery, res *ObjectResult) {
@@ -586,10 +597,23 @@ func (p *Processor) deliver(ctx context.Context, obj ObjectRef, key ObjectKey, d
 		}
 	}
 
+	// One progress record per object version: one write takes the lease and returns every destination's
+	// state, one final write records every destination's outcome and ends the lease.
+	id := progressID(obj, etag, obj.Replay.progressScope())
+	keys := make([]string, len(dests))
+	ncw := 0
+	for i, d := range dests {
+		d.id, d.pkey = id, progressDestKey(d.key)
+		keys[i] = d.pkey
+		if d.cfg.Type == tenant.TypeCloudWatch {
+			ncw++
+		}
+	}
+	op, leasedUntil, leased, err := p.readProgress(ctx, id, keys)
 	var cw, cp []*delivery
 	for _, d := range dests {
-		d.id = progressID(obj, etag, obj.Replay.progressKey(d.key))
-		pr, leasedUntil, err := p.readProgress(ctx, d)
+		d.budget = rangesBudget(ncw)
+		pr := op[d.pkey]
 		if err == nil && !pr.Done && !leasedUntil.IsZero() {
 			// Another process delivers it now: offered again once its lease would have expired, by when
 			// that delivery is done (found so) or has died (taken over at its last checkpoint).
@@ -633,17 +657,19 @@ func (p *Processor) deliver(ctx context.Context, obj ObjectRef, key ObjectKey, d
 		}
 	}
 
-	ctx, stopRenewing := p.renewLeases(ctx, append(append([]*delivery(nil), cw...), cp...))
-	defer stopRenewing()
+	active := append(append([]*delivery(nil), cw...), cp...)
+	dctx, stopRenewing := p.renewLeases(ctx, id, active, leased)
 	var wg sync.WaitGroup
 	for _, d := range cp {
-		wg.Go(func() { p.copyObject(ctx, obj, key, etag, lastModified, d) })
+		wg.Go(func() { p.copyObject(dctx, obj, key, etag, lastModified, d) })
 	}
 	if len(cw) > 0 {
-		p.streamObject(ctx, src, obj, etag, cw, res)
+		p.streamObject(dctx, src, obj, etag, cw, res)
 	}
 	wg.Wait()
-	for _, d := range append(cw, cp...) {
+	stopRenewing() // before the final write, so that no renewal takes the lease again after it
+	p.finishProgress(ctx, id, leased, active)
+	for _, d := range active {
 		opened := p.breaker.record(d.brk, d.res.Reason == ReasonAccessDenied)
 		if opened {
 			p.count(func(m *Metrics) { m.BreakerOpen.Inc() })
@@ -668,41 +694,49 @@ func newLeaseOwner() string {
 	return fmt.Sprintf("%s/%d/%x", host, os.Getpid(), b)
 }
 
-// readProgress reads d's progress on record. With a LeaseStore it takes d's lease in the same write; a
-// non-zero until means another process holds it (and the progress read is as of now).
-func (p *Processor) readProgress(ctx context.Context, d *delivery) (pr Progress, until time.Time, err error) {
+// readProgress reads the object's progress on record. With a LeaseStore it takes the object's lease in the
+// same write (leased), unless every destination of keys is done already; a non-zero until means another
+// process holds it (and the progress read is as of now).
+func (p *Processor) readProgress(ctx context.Context, id string, keys []string) (op ObjectProgress, until time.Time, leased bool, err error) {
 	ls, ok := p.o.Progress.(LeaseStore)
 	if !ok {
-		pr, err = p.o.Progress.Get(ctx, d.id)
-		return pr, time.Time{}, err
+		op, err = p.o.Progress.Get(ctx, id)
+		return op, time.Time{}, false, err
 	}
-	l, err := ls.Lease(ctx, d.id, p.owner, p.o.LeaseTTL)
+	l, err := ls.Lease(ctx, id, p.owner, p.o.LeaseTTL, keys)
 	if err != nil {
-		return Progress{}, time.Time{}, err
+		return nil, time.Time{}, false, err
 	}
-	if l.Held {
-		d.leased = !l.Progress.Done
-		return l.Progress, time.Time{}, nil
+	if l.Held || allDone(l.Progress, keys) {
+		return l.Progress, time.Time{}, l.Held, nil
 	}
 	if l.Until.IsZero() {
 		l.Until = p.o.Now().Add(p.o.LeaseTTL)
 	}
-	return l.Progress, l.Until, nil
+	return l.Progress, l.Until, false, nil
 }
 
-// renewLeases renews the leases of ds every LeaseTTL/3 until stop is called, and ends those still held then
-// (a finished delivery's final write has already ended its own). A lease found taken over (this process
-// stalled past its expiry) cancels the returned context: the object's delivery stops and is retried.
-func (p *Processor) renewLeases(ctx context.Context, ds []*delivery) (context.Context, func()) {
-	ls, ok := p.o.Progress.(LeaseStore)
-	var leased []*delivery
-	for _, d := range ds {
-		if d.leased {
-			leased = append(leased, d)
+// allDone reports whether every destination of keys is done in op.
+func allDone(op ObjectProgress, keys []string) bool {
+	for _, k := range keys {
+		if !op[k].Done {
+			return false
 		}
 	}
-	if !ok || len(leased) == 0 {
+	return true
+}
+
+// renewLeases renews the object's lease (when leased) every LeaseTTL/3 while ds are delivered, until stop
+// is called. A lease found taken over (this process stalled past its expiry) cancels the returned context:
+// the object's delivery stops and is retried. The object's final write ends the lease.
+func (p *Processor) renewLeases(ctx context.Context, id string, ds []*delivery, leased bool) (context.Context, func()) {
+	ls, ok := p.o.Progress.(LeaseStore)
+	if !ok || !leased || len(ds) == 0 {
 		return ctx, func() {}
+	}
+	keys := make([]string, len(ds))
+	for i, d := range ds {
+		keys[i] = d.pkey
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -718,18 +752,16 @@ func (p *Processor) renewLeases(ctx context.Context, ds []*delivery) (context.Co
 				return
 			case <-t.C:
 			}
-			for _, d := range leased {
-				l, err := ls.Lease(ctx, d.id, p.owner, p.o.LeaseTTL)
-				if err == nil && !l.Held && !l.Progress.Done {
-					p.count(func(m *Metrics) { m.ProgressErr.WithLabelValues("lease_lost").Inc() })
-					p.log.Warn("delivery lease taken over by another processor: stopping this delivery", "tenant", d.cfg.TenantID, "type", d.cfg.Type)
-					cancel()
-					return
-				}
-				if err != nil && ctx.Err() == nil {
-					p.count(func(m *Metrics) { m.ProgressErr.WithLabelValues("lease").Inc() })
-					p.log.Warn("renew delivery lease", "tenant", d.cfg.TenantID, "type", d.cfg.Type, "error", err.Error())
-				}
+			l, err := ls.Lease(ctx, id, p.owner, p.o.LeaseTTL, keys)
+			if err == nil && !l.Held {
+				p.count(func(m *Metrics) { m.ProgressErr.WithLabelValues("lease_lost").Inc() })
+				p.log.Warn("delivery lease taken over by another processor: stopping this delivery", "tenant", ds[0].cfg.TenantID)
+				cancel()
+				return
+			}
+			if err != nil && ctx.Err() == nil {
+				p.count(func(m *Metrics) { m.ProgressErr.WithLabelValues("lease").Inc() })
+				p.log.Warn("renew delivery lease", "tenant", ds[0].cfg.TenantID, "error", err.Error())
 			}
 		}
 	})
@@ -737,25 +769,42 @@ func (p *Processor) renewLeases(ctx context.Context, ds []*delivery) (context.Co
 		close(done)
 		wg.Wait()
 		cancel()
-		uctx, stop := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer stop()
-		for _, d := range leased {
-			if d.res.Outcome == OutcomeSuccess && d.res.Reason == "" {
-				continue // its final Put (Done) ended the lease
-			}
-			if err := ls.Unlease(uctx, d.id, p.owner); err != nil {
-				p.log.Warn("end delivery lease", "tenant", d.cfg.TenantID, "type", d.cfg.Type, "error", err.Error())
-			}
-		}
 	}
 }
 
-// saveProgress persists a destination's progress. It outlives ctx's cancellation briefly, so that an
-// interrupted delivery still records what CloudWatch acknowledged.
+// finishProgress is the object's final progress write: every destination's outcome this attempt (done, or
+// the acknowledged set of a CloudWatch one that did not finish) and, when leased, the end of the lease — one
+// write whatever the number of destinations. It outlives ctx's cancellation briefly, so that an interrupted
+// delivery still records what CloudWatch acknowledged.
+func (p *Processor) finishProgress(ctx context.Context, id string, leased bool, ds []*delivery) {
+	u := ProgressUpdate{Dests: map[string]Progress{}}
+	for _, d := range ds {
+		if d.final != nil {
+			u.Dests[d.pkey] = *d.final
+			u.RangesBytes = d.budget
+		}
+	}
+	if leased {
+		u.Owner = p.owner
+	}
+	if len(u.Dests) == 0 && u.Owner == "" {
+		return
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := p.o.Progress.Put(sctx, id, u); err != nil {
+		p.count(func(m *Metrics) { m.ProgressErr.WithLabelValues("put").Inc() })
+		p.log.Warn("save delivery progress", "tenant", ds[0].cfg.TenantID, "destinations", len(u.Dests), "error", err.Error())
+	}
+}
+
+// saveProgress persists a destination's intermediate progress (its entry only). It outlives ctx's
+// cancellation briefly, so that an interrupted delivery still records what CloudWatch acknowledged.
 func (p *Processor) saveProgress(ctx context.Context, d *delivery, pr Progress) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := p.o.Progress.Put(sctx, d.id, pr); err != nil {
+	u := ProgressUpdate{Dests: map[string]Progress{d.pkey: pr}, RangesBytes: d.budget}
+	if err := p.o.Progress.Put(sctx, d.id, u); err != nil {
 		p.count(func(m *Metrics) { m.ProgressErr.WithLabelValues("put").Inc() })
 		p.log.Warn("save delivery progress", "tenant", d.cfg.TenantID, "type", d.cfg.Type, "acked", pr.Acked, "done", pr.Done, "error", err.Error())
 	}

@@ -415,9 +415,12 @@ type putLog struct {
 	puts chan Progress
 }
 
-func (l *putLog) Put(ctx context.Context, id string, p Progress) error {
-	l.puts <- p
-	return l.MemoryProgress.Put(ctx, id, p)
+// Put logs every destination's entry of u.
+func (l *putLog) Put(ctx context.Context, id string, u ProgressUpdate) error {
+	for _, p := range u.Dests {
+		l.puts <- p
+	}
+	return l.MemoryProgress.Put(ctx, id, u)
 }
 
 func TestCheckpointsWhileClosing(t *testing.T) {
@@ -458,10 +461,10 @@ func TestCheckpointsWhileClosing(t *testing.T) {
 
 type failingProgress struct{}
 
-func (failingProgress) Get(context.Context, string) (Progress, error) {
-	return Progress{}, apiErr("ProvisionedThroughputExceededException")
+func (failingProgress) Get(context.Context, string) (ObjectProgress, error) {
+	return nil, apiErr("ProvisionedThroughputExceededException")
 }
-func (failingProgress) Put(context.Context, string, Progress) error { return nil }
+func (failingProgress) Put(context.Context, string, ProgressUpdate) error { return nil }
 
 func TestDuplicateNotificationsDeliverOnce(t *testing.T) {
 	w := newFakeWorld()

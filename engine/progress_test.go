@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -71,17 +72,22 @@ func TestMemoryProgressRanges(t *testing.T) {
 	s := NewMemoryProgress()
 	ctx := context.Background()
 	rs := [][2]int64{{12, 14}}
-	require.NoError(t, s.Put(ctx, "x", Progress{Acked: 10, Ranges: rs}))
+	put := func(p Progress) {
+		t.Helper()
+		require.NoError(t, s.Put(ctx, "x", ProgressUpdate{Dests: map[string]Progress{"k": p}}))
+	}
+	put(Progress{Acked: 10, Ranges: rs})
 	rs[0][1] = 99 // the store keeps its own copy
 	got, err := s.Get(ctx, "x")
 	require.NoError(t, err)
-	assert.Equal(t, Progress{Acked: 10, Ranges: [][2]int64{{12, 14}}}, got)
-	require.NoError(t, s.Put(ctx, "x", Progress{Acked: 5, Ranges: [][2]int64{{6, 50}}}))
+	assert.Equal(t, ObjectProgress{"k": {Acked: 10, Ranges: [][2]int64{{12, 14}}}}, got)
+	got["k"].Ranges[0][1] = 98 // and hands out copies
+	put(Progress{Acked: 5, Ranges: [][2]int64{{6, 50}}})
 	got, _ = s.Get(ctx, "x")
-	assert.Equal(t, int64(10), got.Acked, "a stale checkpoint never moves backwards")
-	require.NoError(t, s.Put(ctx, "x", Progress{Done: true, Acked: 60, Ranges: [][2]int64{{70, 71}}}))
+	assert.Equal(t, ObjectProgress{"k": {Acked: 10, Ranges: [][2]int64{{12, 14}}}}, got, "a stale checkpoint never moves backwards")
+	put(Progress{Done: true, Acked: 60, Ranges: [][2]int64{{70, 71}}})
 	got, _ = s.Get(ctx, "x")
-	assert.Equal(t, Progress{Done: true, Acked: 60}, got)
+	assert.Equal(t, ObjectProgress{"k": {Done: true, Acked: 60}}, got)
 }
 
 // ackSink stands for a batcher that acknowledges every added event but the first at once (so only ranges
@@ -163,4 +169,121 @@ func TestCheckpointOnAcknowledgement(t *testing.T) {
 	require.Len(t, sinks, 2)
 	assert.Equal(t, batcher.AckState{Ranges: [][2]int64{{1, 50}}}, sinks[1].opts.Resume)
 	assert.Len(t, sinks[1].events, 50, "events inside the ranges are the sink's to skip")
+}
+
+func TestMemoryProgress(t *testing.T) {
+	checkProgressSteps(t, context.Background(), NewMemoryProgress())
+}
+
+func TestMemoryProgressDestinations(t *testing.T) {
+	checkDestinationSteps(t, context.Background(), NewMemoryProgress())
+}
+
+// checkProgressSteps: one destination's entry never moves backwards and is never reopened (both stores).
+func checkProgressSteps(t *testing.T, ctx context.Context, s ProgressStore) {
+	op, err := s.Get(ctx, "x")
+	require.NoError(t, err)
+	assert.Equal(t, ObjectProgress{}, op, "nothing recorded")
+	steps := []struct {
+		put, want Progress
+	}{
+		{Progress{Acked: 10}, Progress{Acked: 10}},
+		{Progress{Acked: 25}, Progress{Acked: 25}},
+		{Progress{Acked: 20}, Progress{Acked: 25}}, // a stale checkpoint never moves backwards
+		{Progress{Acked: 25, Ranges: [][2]int64{{27, 30}, {40, 41}}}, Progress{Acked: 25, Ranges: [][2]int64{{27, 30}, {40, 41}}}},
+		{Progress{Acked: 30, Ranges: [][2]int64{{40, 41}}}, Progress{Acked: 30, Ranges: [][2]int64{{40, 41}}}},
+		{Progress{Acked: 20, Ranges: [][2]int64{{21, 22}}}, Progress{Acked: 30, Ranges: [][2]int64{{40, 41}}}},
+		{Progress{Acked: 31}, Progress{Acked: 31}},
+		{Progress{Done: true, Acked: 40}, Progress{Done: true, Acked: 40}},
+		{Progress{Acked: 50}, Progress{Done: true, Acked: 40}}, // nor reopens a finished delivery
+	}
+	for _, st := range steps {
+		require.NoError(t, s.Put(ctx, "x", ProgressUpdate{Dests: map[string]Progress{"k": st.put}}))
+		op, err := s.Get(ctx, "x")
+		require.NoError(t, err)
+		assert.Equal(t, ObjectProgress{"k": st.want}, op, "after Put(%+v)", st.put)
+	}
+}
+
+// checkDestinationSteps: a write of several destinations records each as if written alone (both stores).
+func checkDestinationSteps(t *testing.T, ctx context.Context, s ProgressStore) {
+	put := func(dests map[string]Progress) {
+		t.Helper()
+		require.NoError(t, s.Put(ctx, "o", ProgressUpdate{Dests: dests}))
+	}
+	put(map[string]Progress{"cw1": {Acked: 10}, "cw2": {Acked: 4, Ranges: [][2]int64{{6, 8}}}})
+	put(map[string]Progress{"cw1": {Acked: 12}})
+	put(map[string]Progress{"cw1": {Acked: 11}, "cw2": {Acked: 5}, "s3": {Done: true}}) // cw1 stale
+	put(map[string]Progress{"cw2": {Done: true, Acked: 9}})
+	put(map[string]Progress{"cw2": {Acked: 10}, "cw1": {Acked: 13, Ranges: [][2]int64{{20, 22}}}}) // cw2 done
+	op, err := s.Get(ctx, "o")
+	require.NoError(t, err)
+	assert.Equal(t, ObjectProgress{
+		"cw1": {Acked: 13, Ranges: [][2]int64{{20, 22}}},
+		"cw2": {Done: true, Acked: 9},
+		"s3":  {Done: true},
+	}, op)
+	other, err := s.Get(ctx, "other object")
+	require.NoError(t, err)
+	assert.Empty(t, other)
+}
+
+// updateLog records every progress write.
+type updateLog struct {
+	*MemoryProgress
+	mu      sync.Mutex
+	updates []ProgressUpdate
+}
+
+func (l *updateLog) Put(ctx context.Context, id string, u ProgressUpdate) error {
+	l.mu.Lock()
+	l.updates = append(l.updates, u)
+	l.mu.Unlock()
+	return l.MemoryProgress.Put(ctx, id, u)
+}
+
+func (l *updateLog) written() []ProgressUpdate {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.updates)
+}
+
+// Every destination's outcome is recorded by one write per attempt, whatever the number of destinations:
+// finished ones as done, an unfinished CloudWatch one with what it acknowledged; the retry's write records
+// only what the retry delivered, and a delivered object is never written again.
+func TestOneFinalProgressWritePerObject(t *testing.T) {
+	w := newFakeWorld()
+	w.s3.objects["central/"+key1] = vectorObject("m", 30)
+	w.configs["acme"] = []tenant.Config{cwConfig("acme", "/a", "r"), cwConfig("acme", "/b", "r2"), s3Config("acme", "archive")}
+	attempt := 0
+	w.sinkSetup = func(s *fakeSink) {
+		if s.dest.LogGroup == "/b" && attempt == 0 {
+			s.failAt, s.failErr, s.ackLag = 12, apiErr("ThrottlingException"), 2
+		}
+	}
+	store := &updateLog{MemoryProgress: NewMemoryProgress()}
+	p := w.processor(t, func(o *Options) { o.Progress = store })
+	k, err := ParseObjectKey(key1)
+	require.NoError(t, err)
+	keyOf := func(group string) string {
+		return progressDestKey(cloudWatchDestKey("us-east-1", group, p.stream.render(k)))
+	}
+	s3Key := progressDestKey(s3DestKey("us-east-1", "archive", k.DestinationKey(s3Config("acme", "archive").EffectiveBucketPrefix())))
+
+	res := p.ProcessMessage(context.Background(), s3Body("central", key1))
+	require.Equal(t, OutcomeRetry, res.Outcome, "%+v", res)
+	require.Len(t, store.written(), 1, "one write for the attempt")
+	assert.Equal(t, map[string]Progress{keyOf("/a"): {Done: true, Acked: 30}, keyOf("/b"): {Acked: 10}, s3Key: {Done: true}},
+		store.written()[0].Dests)
+
+	attempt = 1
+	res = p.ProcessMessage(context.Background(), s3Body("central", key1))
+	require.Equal(t, OutcomeSuccess, res.Outcome, "%+v", res)
+	require.Len(t, store.written(), 2)
+	assert.Equal(t, map[string]Progress{keyOf("/b"): {Done: true, Acked: 30}}, store.written()[1].Dests)
+	assert.Len(t, w.s3.copies, 1, "the copy is not repeated")
+
+	res = p.ProcessMessage(context.Background(), s3Body("central", key1))
+	require.Equal(t, OutcomeSuccess, res.Outcome, "%+v", res)
+	assert.Len(t, store.written(), 2, "nothing to write for a delivered object")
 }

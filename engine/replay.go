@@ -96,12 +96,13 @@ func (r *Replay) batcherOptions(o *batcher.Options) {
 	}
 }
 
-// progressKey extends a destination's identity so that a forced replay keeps progress of its own.
-func (r *Replay) progressKey(dest string) string {
+// progressScope sets a forced replay's progress apart from the normal delivery's and other replays' (see
+// progressID): "" unless forced.
+func (r *Replay) progressScope() string {
 	if r == nil || !r.Force {
-		return dest
+		return ""
 	}
-	return dest + "\x00replay\x00" + r.ID
+	return "replay\x00" + r.ID
 }
 
 // replaySigningInput is the canonical, unambiguous (length-prefixed) encoding of what a signature covers.

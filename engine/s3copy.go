@@ -122,7 +122,9 @@ func (p *Processor) copyObject(ctx context.Context, obj ObjectRef, key ObjectKey
 	}
 	d.res.Bytes = obj.Size
 	p.count(func(m *Metrics) { m.CopiedBytes.Add(float64(obj.Size)) })
-	p.saveProgress(ctx, d, Progress{Done: true})
+	// Recorded by the object's final write, with its other destinations' outcomes: a crash before it repeats
+	// the copy (the same object to the same key).
+	d.final = &Progress{Done: true}
 	if lastModified.IsZero() {
 		lastModified = obj.EventTime
 	}
