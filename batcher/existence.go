@@ -12,9 +12,18 @@ import (
 type ExistenceCache struct {
 	mu       sync.Mutex
 	max      int
-	ll       *list.List // of string keys, front = most recent
+	gen      uint64     // last generation handed out
+	ll       *list.List // of *entry, front = most recent
 	entries  map[string]*list.Element
 	inflight map[string]*creation
+}
+
+// entry is a known key. gen tells one marking from a later one (after a forget), so that a batcher whose
+// request found the stream missing can tell "created since I looked" (nothing to do) from "gone since I
+// looked" (create it).
+type entry struct {
+	key string
+	gen uint64
 }
 
 type creation struct {
@@ -36,24 +45,23 @@ func streamKey(scope string, d Destination) string {
 
 // Known reports whether the destination's stream is known to exist in scope.
 func (c *ExistenceCache) Known(scope string, d Destination) bool {
+	return c.generation(streamKey(scope, d)) != 0
+}
+
+// generation returns a known key's generation (refreshing its recency), 0 when it is unknown.
+func (c *ExistenceCache) generation(key string) uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.entries[streamKey(scope, d)]; ok {
+	if e, ok := c.entries[key]; ok {
 		c.ll.MoveToFront(e)
-		return true
+		return e.Value.(*entry).gen
 	}
-	return false
+	return 0
 }
 
 // groupCreated reports whether this process created the log group (see ProbeAuto).
 func (c *ExistenceCache) groupCreated(scope, group string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.entries[createdGroupKey(scope, group)]; ok {
-		c.ll.MoveToFront(e)
-		return true
-	}
-	return false
+	return c.generation(createdGroupKey(scope, group)) != 0
 }
 
 // groupKey serialises a group's creation; createdGroupKey marks a group this process created. Neither can
@@ -71,15 +79,20 @@ func (c *ExistenceCache) Len() int {
 func (c *ExistenceCache) markKnown(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.markLocked(key)
+}
+
+func (c *ExistenceCache) markLocked(key string) {
 	if e, ok := c.entries[key]; ok {
 		c.ll.MoveToFront(e)
 		return
 	}
-	c.entries[key] = c.ll.PushFront(key)
+	c.gen++
+	c.entries[key] = c.ll.PushFront(&entry{key: key, gen: c.gen})
 	for len(c.entries) > c.max {
 		last := c.ll.Back()
 		c.ll.Remove(last)
-		delete(c.entries, last.Value.(string))
+		delete(c.entries, last.Value.(*entry).key)
 	}
 }
 
@@ -92,20 +105,14 @@ func (c *ExistenceCache) forget(key string) {
 	}
 }
 
-// create runs fn unless a creation of key is already running, in which case it waits for that one and
-// returns its result. On success key is marked known.
-func (c *ExistenceCache) create(ctx context.Context, key string, fn func() error) error {
-	return c.createUnless(ctx, key, false, fn)
-}
-
-// createUnless is create; with ifUnknown it also returns at once when key is known (checked under the same
-// lock as running creations, so that a creation that just finished is never repeated).
-func (c *ExistenceCache) createUnless(ctx context.Context, key string, ifUnknown bool, fn func() error) error {
+// create makes key exist, one creation at a time across callers. seen is the key's generation when the
+// caller last looked (0: unknown). create returns nil at once when key is known with another generation
+// (created or found since the caller looked: checked under the same lock as running creations, so that a
+// creation that just finished is never repeated); a key known with generation seen (the caller found it
+// missing since) is forgotten. When a creation of key is running, create waits for it and returns its
+// result; otherwise it runs fn and, on success, marks key known.
+func (c *ExistenceCache) create(ctx context.Context, key string, seen uint64, fn func() error) error {
 	c.mu.Lock()
-	if _, ok := c.entries[key]; ok && ifUnknown {
-		c.mu.Unlock()
-		return nil
-	}
 	if cr, ok := c.inflight[key]; ok {
 		c.mu.Unlock()
 		select {
@@ -115,15 +122,24 @@ func (c *ExistenceCache) createUnless(ctx context.Context, key string, ifUnknown
 			return ctx.Err()
 		}
 	}
+	if e, ok := c.entries[key]; ok {
+		if e.Value.(*entry).gen != seen {
+			c.ll.MoveToFront(e)
+			c.mu.Unlock()
+			return nil
+		}
+		c.ll.Remove(e)
+		delete(c.entries, key)
+	}
 	cr := &creation{done: make(chan struct{})}
 	c.inflight[key] = cr
 	c.mu.Unlock()
 
 	cr.err = fn()
-	if cr.err == nil {
-		c.markKnown(key)
-	}
 	c.mu.Lock()
+	if cr.err == nil {
+		c.markLocked(key)
+	}
 	delete(c.inflight, key)
 	c.mu.Unlock()
 	close(cr.done)

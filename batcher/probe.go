@@ -65,9 +65,10 @@ func (b *Batcher) createFirst() error {
 		}
 	}
 	if b.opts.Existence.Known(b.scope, b.dest) {
-		return nil
+		return nil // not marked created: found missing later, it was deleted and is created again
 	}
-	_, err := b.ensureDestination(false)
+	// Seen as unknown: a stream known by now (created or written by another batcher) is not created again.
+	_, err := b.ensureDestination(false, 0)
 	return err
 }
 

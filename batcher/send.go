@@ -71,6 +71,7 @@ func (b *Batcher) send(req *request) {
 				m.retries.Inc()
 			}
 		}
+		seen := b.opts.Existence.generation(streamKey(b.scope, b.dest))
 		start := time.Now()
 		out, err := b.put(req)
 		if m := b.opts.Metrics; m != nil {
@@ -88,7 +89,7 @@ func (b *Batcher) send(req *request) {
 		if errors.As(err, new(backoffErr)) || classify(err) != classNotFound {
 			return err
 		}
-		createdNow, cerr := b.ensureDestination(groupMissing(err))
+		createdNow, cerr := b.ensureDestination(groupMissing(err), seen)
 		if cerr != nil {
 			return cerr
 		}
@@ -251,17 +252,17 @@ func clampIndex(v int32, n int) int {
 
 // ensureDestination creates the stream, and the log group when it is missing, at most once per batcher (and
 // once at a time per destination across batchers sharing the ExistenceCache). noGroup says the group is known
-// to be missing (PutLogEvents said so): the group is created first. createdNow is true when this call
-// performed (or joined) a successful creation.
-func (b *Batcher) ensureDestination(noGroup bool) (createdNow bool, err error) {
+// to be missing (PutLogEvents said so): the group is created first. seen is the stream's generation in the
+// cache when the refused request was sent (0: unknown): a stream another batcher created or wrote to since is
+// not created again. createdNow is true when this call performed, joined or found a successful creation.
+func (b *Batcher) ensureDestination(noGroup bool, seen uint64) (createdNow bool, err error) {
 	b.createMu.Lock()
 	defer b.createMu.Unlock()
 	if b.created {
 		return false, nil
 	}
 	key := streamKey(b.scope, b.dest)
-	b.opts.Existence.forget(key)
-	if err := b.opts.Existence.create(b.ctx, key, func() error { return b.createDestination(noGroup) }); err != nil {
+	if err := b.opts.Existence.create(b.ctx, key, seen, func() error { return b.createDestination(noGroup) }); err != nil {
 		return false, err
 	}
 	b.created = true
@@ -310,7 +311,7 @@ func (b *Batcher) createStream() error {
 // per group across the batchers sharing the ExistenceCache: a group this process created or found existing
 // is not created again until it is found missing (forgotten); an existing group is success.
 func (b *Batcher) createGroup() error {
-	return b.opts.Existence.createUnless(b.ctx, groupKey(b.scope, b.dest.LogGroup), true, func() error {
+	return b.opts.Existence.create(b.ctx, groupKey(b.scope, b.dest.LogGroup), 0, func() error {
 		groupCreated := false
 		err := b.createCall("CreateLogGroup", func() error {
 			in := &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(b.dest.LogGroup), Tags: b.opts.Tags}
