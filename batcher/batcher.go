@@ -124,7 +124,9 @@ type Options struct {
 	KMSKeyID      string            // applied on group creation
 	Tags          map[string]string // applied on group creation
 	Existence     *ExistenceCache   // shared across batchers; nil = private
-	Retry         RetryPolicy
+	// StreamProbe: how a stream the existence cache has never seen is found or made (default ProbeAuto).
+	StreamProbe StreamProbe
+	Retry       RetryPolicy
 	// AttemptTimeout bounds one PutLogEvents attempt (a timed-out attempt is retried); default 60s.
 	AttemptTimeout time.Duration
 	Now            func() time.Time // default time.Now
@@ -162,6 +164,9 @@ func (o *Options) Validate() error {
 	if o.MaxInFlight < 1 || o.MaxInFlight > 64 {
 		errs = append(errs, fmt.Errorf("MaxInFlight %d outside [1, 64]", o.MaxInFlight))
 	}
+	if _, err := ParseStreamProbe(string(o.StreamProbe)); err != nil {
+		errs = append(errs, err)
+	}
 	if o.RetentionDays != 0 && !slices.Contains(retentionDays, o.RetentionDays) {
 		errs = append(errs, fmt.Errorf("RetentionDays %d is not a CloudWatch retention value", o.RetentionDays))
 	}
@@ -192,6 +197,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Existence == nil {
 		o.Existence = NewExistenceCache(16)
+	}
+	if o.StreamProbe == "" {
+		o.StreamProbe = ProbeAuto
 	}
 	o.Retry = o.Retry.withDefaults()
 }

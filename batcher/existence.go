@@ -45,6 +45,22 @@ func (c *ExistenceCache) Known(scope string, d Destination) bool {
 	return false
 }
 
+// groupCreated reports whether this process created the log group (see ProbeAuto).
+func (c *ExistenceCache) groupCreated(scope, group string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[createdGroupKey(scope, group)]; ok {
+		c.ll.MoveToFront(e)
+		return true
+	}
+	return false
+}
+
+// groupKey serialises a group's creation; createdGroupKey marks a group this process created. Neither can
+// collide with a streamKey (a group name holds no \x01).
+func groupKey(scope, group string) string        { return "\x01group\x00" + scope + "\x00" + group }
+func createdGroupKey(scope, group string) string { return "\x01created\x00" + scope + "\x00" + group }
+
 // Len returns the number of cached keys.
 func (c *ExistenceCache) Len() int {
 	c.mu.Lock()
@@ -79,7 +95,17 @@ func (c *ExistenceCache) forget(key string) {
 // create runs fn unless a creation of key is already running, in which case it waits for that one and
 // returns its result. On success key is marked known.
 func (c *ExistenceCache) create(ctx context.Context, key string, fn func() error) error {
+	return c.createUnless(ctx, key, false, fn)
+}
+
+// createUnless is create; with ifUnknown it also returns at once when key is known (checked under the same
+// lock as running creations, so that a creation that just finished is never repeated).
+func (c *ExistenceCache) createUnless(ctx context.Context, key string, ifUnknown bool, fn func() error) error {
 	c.mu.Lock()
+	if _, ok := c.entries[key]; ok && ifUnknown {
+		c.mu.Unlock()
+		return nil
+	}
 	if cr, ok := c.inflight[key]; ok {
 		c.mu.Unlock()
 		select {

@@ -48,6 +48,16 @@ func (b *Batcher) send(req *request) {
 		req.err = err
 		return
 	}
+	if err := b.createFirst(); err != nil {
+		req.err = err
+		var be *Error
+		if !errors.As(err, &be) {
+			c := classify(err)
+			be = &Error{Op: "CreateLogStream", Dest: b.dest, Err: err, Retryable: c.transient() || c == classCanceled}
+		}
+		b.fail(be)
+		return
+	}
 	if m := b.opts.Metrics; m != nil {
 		m.inFlight.Inc()
 		defer m.inFlight.Dec()
@@ -78,7 +88,7 @@ func (b *Batcher) send(req *request) {
 		if errors.As(err, new(backoffErr)) || classify(err) != classNotFound {
 			return err
 		}
-		createdNow, cerr := b.ensureDestination()
+		createdNow, cerr := b.ensureDestination(groupMissing(err))
 		if cerr != nil {
 			return cerr
 		}
@@ -239,10 +249,11 @@ func clampIndex(v int32, n int) int {
 	return min(max(int(v), 0), n)
 }
 
-// ensureDestination creates the log group and/or stream after a ResourceNotFoundException, at most once per
-// batcher (and once at a time per destination across batchers sharing the ExistenceCache). createdNow is
-// true when this call performed (or joined) a successful creation.
-func (b *Batcher) ensureDestination() (createdNow bool, err error) {
+// ensureDestination creates the stream, and the log group when it is missing, at most once per batcher (and
+// once at a time per destination across batchers sharing the ExistenceCache). noGroup says the group is known
+// to be missing (PutLogEvents said so): the group is created first. createdNow is true when this call
+// performed (or joined) a successful creation.
+func (b *Batcher) ensureDestination(noGroup bool) (createdNow bool, err error) {
 	b.createMu.Lock()
 	defer b.createMu.Unlock()
 	if b.created {
@@ -250,54 +261,83 @@ func (b *Batcher) ensureDestination() (createdNow bool, err error) {
 	}
 	key := streamKey(b.scope, b.dest)
 	b.opts.Existence.forget(key)
-	if err := b.opts.Existence.create(b.ctx, key, b.createDestination); err != nil {
+	if err := b.opts.Existence.create(b.ctx, key, func() error { return b.createDestination(noGroup) }); err != nil {
 		return false, err
 	}
 	b.created = true
 	return true, nil
 }
 
-func (b *Batcher) createDestination() error {
-	err := b.createCall("CreateLogStream", func() error {
-		_, err := b.client.CreateLogStream(b.ctx, &cloudwatchlogs.CreateLogStreamInput{
-			LogGroupName: aws.String(b.dest.LogGroup), LogStreamName: aws.String(b.dest.LogStream),
-		}, disableSDKRetries)
-		return err
-	})
-	if err == nil || !errors.As(err, new(*types.ResourceNotFoundException)) {
-		return err
-	}
-	groupCreated := false
-	err = b.createCall("CreateLogGroup", func() error {
-		in := &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(b.dest.LogGroup), Tags: b.opts.Tags}
-		if b.opts.KMSKeyID != "" {
-			in.KmsKeyId = aws.String(b.opts.KMSKeyID)
-		}
-		_, err := b.client.CreateLogGroup(b.ctx, in, disableSDKRetries)
-		if err == nil {
-			groupCreated = true
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if groupCreated && b.opts.RetentionDays > 0 {
-		err = b.createCall("PutRetentionPolicy", func() error {
-			_, err := b.client.PutRetentionPolicy(b.ctx, &cloudwatchlogs.PutRetentionPolicyInput{
-				LogGroupName: aws.String(b.dest.LogGroup), RetentionInDays: aws.Int32(b.opts.RetentionDays),
-			}, disableSDKRetries)
-			return err
-		})
-		if err != nil {
+// createDestination creates the stream; when the group is missing (noGroup, or CreateLogStream says so) it
+// creates the group first.
+func (b *Batcher) createDestination(noGroup bool) error {
+	gk := groupKey(b.scope, b.dest.LogGroup)
+	if !noGroup {
+		err := b.createStream()
+		if err == nil || !errors.As(err, new(*types.ResourceNotFoundException)) {
 			return err
 		}
+		b.opts.Existence.forget(gk) // missing, whatever this process knew
 	}
+	if err := b.createGroup(); err != nil {
+		if noGroup && isAccessDenied(err) && b.createStream() == nil {
+			return nil // the group existed after all; this role may create streams, not groups
+		}
+		return err
+	}
+	err := b.createStream()
+	if noGroup && errors.As(err, new(*types.ResourceNotFoundException)) {
+		// The group known to exist (created since the put was refused) is gone: make it again.
+		b.opts.Existence.forget(gk)
+		if err := b.createGroup(); err != nil {
+			return err
+		}
+		return b.createStream()
+	}
+	return err
+}
+
+func (b *Batcher) createStream() error {
 	return b.createCall("CreateLogStream", func() error {
 		_, err := b.client.CreateLogStream(b.ctx, &cloudwatchlogs.CreateLogStreamInput{
 			LogGroupName: aws.String(b.dest.LogGroup), LogStreamName: aws.String(b.dest.LogStream),
 		}, disableSDKRetries)
 		return err
+	})
+}
+
+// createGroup creates the log group (with its retention, KMS key and tags when this call created it), once
+// per group across the batchers sharing the ExistenceCache: a group this process created or found existing
+// is not created again until it is found missing (forgotten); an existing group is success.
+func (b *Batcher) createGroup() error {
+	return b.opts.Existence.createUnless(b.ctx, groupKey(b.scope, b.dest.LogGroup), true, func() error {
+		groupCreated := false
+		err := b.createCall("CreateLogGroup", func() error {
+			in := &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(b.dest.LogGroup), Tags: b.opts.Tags}
+			if b.opts.KMSKeyID != "" {
+				in.KmsKeyId = aws.String(b.opts.KMSKeyID)
+			}
+			_, err := b.client.CreateLogGroup(b.ctx, in, disableSDKRetries)
+			if err == nil {
+				groupCreated = true
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if groupCreated {
+			b.opts.Existence.markKnown(createdGroupKey(b.scope, b.dest.LogGroup))
+			if b.opts.RetentionDays > 0 {
+				return b.createCall("PutRetentionPolicy", func() error {
+					_, err := b.client.PutRetentionPolicy(b.ctx, &cloudwatchlogs.PutRetentionPolicyInput{
+						LogGroupName: aws.String(b.dest.LogGroup), RetentionInDays: aws.Int32(b.opts.RetentionDays),
+					}, disableSDKRetries)
+					return err
+				})
+			}
+		}
+		return nil
 	})
 }
 

@@ -30,7 +30,9 @@ type Settings struct {
 	ConfigCacheTTL    time.Duration
 	MaxEventBytes     int
 	OutOfWindow       string
-	S3PathStyle       bool
+	// StreamProbe: auto (default), put-first or create-first (batcher.StreamProbe).
+	StreamProbe string
+	S3PathStyle bool
 	// ProgressTable is the DynamoDB table of delivery progress; "" keeps progress in memory only.
 	ProgressTable    string
 	TenantMetrics    bool
@@ -74,6 +76,9 @@ func (s Settings) Validate() error {
 		if _, err := batcher.ParsePolicy(s.OutOfWindow); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if _, err := batcher.ParseStreamProbe(s.StreamProbe); err != nil {
+		errs = append(errs, err)
 	}
 	if _, err := parseStreamTemplate(orDefault(s.LogStreamTemplate, "{pod_name}")); err != nil {
 		errs = append(errs, err)
@@ -150,6 +155,7 @@ func NewRuntime(ctx context.Context, base aws.Config, s Settings, reg prometheus
 				o.MaxEventBytes = s.MaxEventBytes
 			}
 			o.OutOfWindow = policy
+			o.StreamProbe, _ = batcher.ParseStreamProbe(s.StreamProbe)
 		},
 		Metrics: m,
 		Logger:  log,

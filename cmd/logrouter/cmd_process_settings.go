@@ -46,6 +46,7 @@ func (f *engineFlags) declare(fs *flagSet) {
 	fs.Duration(&f.s.ConfigCacheTTL, "config-cache-ttl", "LOGROUTER_CONFIG_CACHE_TTL", 60*time.Second, "how long a tenant's delivery configs are cached")
 	fs.Int(&f.s.MaxEventBytes, "max-event-bytes", "LOGROUTER_MAX_EVENT_BYTES", 1_048_576, "largest CloudWatch event incl. 26 bytes overhead: 1048576 or 262144 (longer messages are split)")
 	fs.String(&f.s.OutOfWindow, "out-of-window", "LOGROUTER_OUT_OF_WINDOW", "clamp", "events outside CloudWatch's time window: clamp (move to the edge) or drop")
+	fs.String(&f.s.StreamProbe, "stream-probe", "LOGROUTER_STREAM_PROBE", "auto", "a log stream not yet seen: put-first (create on ResourceNotFound), create-first (CreateLogStream before the first put), or auto (create first only in a group this process created)")
 	fs.String(&f.pathDesc, "s3-path-style", "LOGROUTER_S3_PATH_STYLE", "auto", "path-style S3 addressing: true, false, or auto (on when AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_S3 is set)")
 	fs.String(&f.s.ProgressTable, "progress-table", "LOGROUTER_PROGRESS_TABLE", "", "DynamoDB table (partition key \"id\", TTL attribute \"ttl\") keeping delivery progress across crashes; empty = in memory only")
 	fs.Bool(&f.s.TenantMetrics, "tenant-metrics", "LOGROUTER_TENANT_METRICS", false, "add per-tenant metrics (logrouter_tenant_*); keep off for large fleets")

@@ -25,7 +25,7 @@ func runCmd(t *testing.T, env map[string]string, stdin string, args ...string) (
 func TestEngineCommandsDocumentEverySetting(t *testing.T) {
 	shared := []string{"LOGROUTER_TENANT_TABLE", "LOGROUTER_CENTRAL_ROLE_ARN", "LOGROUTER_EXTERNAL_ID", "LOGROUTER_SOURCE_BUCKETS",
 		"LOGROUTER_WORKERS", "LOGROUTER_LOG_STREAM_TEMPLATE", "LOGROUTER_CONFIG_CACHE_TTL", "LOGROUTER_MAX_EVENT_BYTES",
-		"LOGROUTER_OUT_OF_WINDOW", "LOGROUTER_LOG_LEVEL", "LOGROUTER_S3_PATH_STYLE", "LOGROUTER_PROGRESS_TABLE"}
+		"LOGROUTER_OUT_OF_WINDOW", "LOGROUTER_LOG_LEVEL", "LOGROUTER_S3_PATH_STYLE", "LOGROUTER_PROGRESS_TABLE", "LOGROUTER_STREAM_PROBE"}
 	for cmd, extra := range map[string][]string{
 		"poll":    {"LOGROUTER_QUEUE_URL", "LOGROUTER_METRICS_ADDR", "--queue-url", "--tenant-table", "20s", "127.0.0.1:9090", "{pod_name}", "tenant-configurations"},
 		"lambda":  {"LOGROUTER_DEADLINE_RESERVE", "LOGROUTER_REPLAY_KEYS", "LOGROUTER_REPLAY_KEYS_FILE", "--replay-keys"},
@@ -62,6 +62,7 @@ func TestEngineCommandUsageErrors(t *testing.T) {
 		"bad stream template":            {full, []string{"process", "--log-stream-template", "{namespace}", "--bucket", "b", "--key", "k"}, "unknown placeholder"},
 		"bad out-of-window policy":       {full, []string{"process", "--out-of-window", "keep", "--bucket", "b", "--key", "k"}, "keep"},
 		"bad event size":                 {full, []string{"process", "--max-event-bytes", "5000", "--bucket", "b", "--key", "k"}, "5000"},
+		"bad stream probe":               {full, []string{"process", "--stream-probe", "describe-first", "--bucket", "b", "--key", "k"}, "unknown stream probe \"describe-first\""},
 		"bad path style":                 {full, []string{"process", "--s3-path-style", "maybe", "--bucket", "b", "--key", "k"}, "maybe"},
 		"lambda with arguments":          {full, []string{"lambda", "x"}, "no arguments"},
 	}
