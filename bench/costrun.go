@@ -28,6 +28,7 @@ var DefaultCostRuns = []CostRun{
 	{Label: "one poller, put first", Pollers: 1, Rounds: 2, Objects: 200, Env: []string{"LOGROUTER_STREAM_PROBE=put-first"}},
 	{Label: "one poller, create first", Pollers: 1, Rounds: 2, Objects: 200, Env: []string{"LOGROUTER_STREAM_PROBE=create-first"}},
 	{Label: "three pollers sharing the queue, shipped settings", Pollers: 3, Rounds: 2, Objects: 200},
+	{Label: "three pollers sharing the queue, put first", Pollers: 3, Rounds: 2, Objects: 200, Env: []string{"LOGROUTER_STREAM_PROBE=put-first"}},
 	{Label: "three pollers sharing the queue, create first", Pollers: 3, Rounds: 2, Objects: 200, Env: []string{"LOGROUTER_STREAM_PROBE=create-first"}},
 }
 
