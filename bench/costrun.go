@@ -25,7 +25,11 @@ type CostRun struct {
 // first run is judged against the targets; the others show how the figures move with the setting they change.
 var DefaultCostRuns = []CostRun{
 	{Label: "one poller, shipped settings", Pollers: 1, Rounds: 2},
-	{Label: "three pollers sharing the queue, shipped settings", Pollers: 3, Rounds: 2},
+	{Label: "one poller, put first", Pollers: 1, Rounds: 2, Objects: 200, Env: []string{"LOGROUTER_STREAM_PROBE=put-first"}},
+	{Label: "one poller, create first", Pollers: 1, Rounds: 2, Objects: 200, Env: []string{"LOGROUTER_STREAM_PROBE=create-first"}},
+	{Label: "three pollers sharing the queue, shipped settings", Pollers: 3, Rounds: 2, Objects: 200},
+	{Label: "three pollers sharing the queue, put first", Pollers: 3, Rounds: 2, Objects: 200, Env: []string{"LOGROUTER_STREAM_PROBE=put-first"}},
+	{Label: "three pollers sharing the queue, create first", Pollers: 3, Rounds: 2, Objects: 200, Env: []string{"LOGROUTER_STREAM_PROBE=create-first"}},
 }
 
 // runCost runs the Cost scenario's runs and adds them to rep. The first run is the one the targets judge.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -75,7 +76,11 @@ func StartProxy(target string, tables map[string]string) (*Proxy, error) {
 		},
 		ModifyResponse: p.observe,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			p.add(callOf(r), "proxy: "+err.Error())
+			code := "proxy: " + err.Error()
+			if errors.Is(err, context.Canceled) {
+				code = "cancelled by the caller" // e.g. the long poll of a process stopping
+			}
+			p.add(callOf(r), code)
 			w.WriteHeader(http.StatusBadGateway)
 		},
 	}

@@ -132,8 +132,8 @@ var specs = []rowSpec{
 		why: "the lease write returns the state: no read"},
 	{name: "DynamoDB status table", match: func(c Call) bool { return c.Service == "dynamodb" && c.Resource == "status table" }, min: zero, price: Prices.DynamoWrite,
 		why: "per tenant × type per flush (30 s) and at shutdown, not per object"},
-	{name: "STS AssumeRole", match: op("sts", "AssumeRole"), min: func(r *Result) float64 { return float64(1 + r.Tenants) }, judged: true,
-		why:      "central role once, each customer role once per credential lifetime",
+	{name: "STS AssumeRole", match: op("sts", "AssumeRole"), min: func(r *Result) float64 { return r.pollers() * float64(1+r.Tenants) }, judged: true,
+		why:      "central role once, each customer role once per credential lifetime, in each process",
 		upstream: func(*Result) float64 { return 3 }},
 	{name: "STS GetCallerIdentity", match: op("sts", "GetCallerIdentity"), min: func(r *Result) float64 { return r.pollers() }, judged: true,
 		why: "at most once per process", upstream: func(*Result) float64 { return 1 }},
@@ -162,7 +162,7 @@ func (r *Result) Evaluate() {
 	var ours, upstream float64
 	for _, s := range specs {
 		row := Row{Operation: s.name, Minimum: s.min(r), Why: s.why, PerCall: s.price}
-		var errs []string
+		byCode := map[string]int{}
 		for _, n := range names {
 			if !s.match(calls[n]) {
 				continue
@@ -171,8 +171,12 @@ func (r *Result) Evaluate() {
 			t := r.Counts[n]
 			row.Calls += t.Calls
 			for code, k := range t.Errors {
-				errs = append(errs, fmt.Sprintf("%d %s", k, code))
+				byCode[code] += k
 			}
+		}
+		var errs []string
+		for code, k := range byCode {
+			errs = append(errs, fmt.Sprintf("%d %s", k, code))
 		}
 		sort.Strings(errs)
 		row.Errors = strings.Join(errs, ", ")
