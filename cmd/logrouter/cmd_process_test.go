@@ -50,6 +50,13 @@ func TestEngineCommandUsageErrors(t *testing.T) {
 		}
 		return m
 	}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{k: v}
+		for a, b := range full {
+			m[a] = b
+		}
+		return m
+	}
 	tests := map[string]struct {
 		env  map[string]string
 		args []string
@@ -63,6 +70,7 @@ func TestEngineCommandUsageErrors(t *testing.T) {
 		"bad out-of-window policy":       {full, []string{"process", "--out-of-window", "keep", "--bucket", "b", "--key", "k"}, "keep"},
 		"bad event size":                 {full, []string{"process", "--max-event-bytes", "5000", "--bucket", "b", "--key", "k"}, "5000"},
 		"bad stream probe":               {full, []string{"process", "--stream-probe", "describe-first", "--bucket", "b", "--key", "k"}, "unknown stream probe \"describe-first\""},
+		"bad stream probe from env":      {with("LOGROUTER_STREAM_PROBE", "Create-First"), []string{"process", "--bucket", "b", "--key", "k"}, `unknown stream probe "Create-First"`},
 		"bad path style":                 {full, []string{"process", "--s3-path-style", "maybe", "--bucket", "b", "--key", "k"}, "maybe"},
 		"lambda with arguments":          {full, []string{"lambda", "x"}, "no arguments"},
 	}
