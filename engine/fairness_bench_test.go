@@ -32,6 +32,8 @@ func (s *endpointSink) Close() (batcher.Result, error) {
 type noisyRun struct {
 	bLatency   time.Duration // from B's enqueue to B's last object done
 	aPerSecond float64       // A's objects / time from start to A's last object done
+	// SQS calls per object delivered (A's and B's), counted until the last object is done.
+	receives, changes float64
 }
 
 func runNoisy(tb testing.TB, a, b int, latency time.Duration) noisyRun {
@@ -61,7 +63,7 @@ func runNoisy(tb testing.TB, a, b int, latency time.Duration) noisyRun {
 			close(allDone)
 		}
 	}
-	sched, err := fairshare.New(fairshare.Options{Workers: 2, Waiting: 9})
+	sched, err := fairshare.New(fairshare.Options{Workers: 2, Waiting: 20})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -87,7 +89,7 @@ func runNoisy(tb testing.TB, a, b int, latency time.Duration) noisyRun {
 		q.send(body)
 	}
 	start := time.Now()
-	cancel, done, _ := runPoller(tb, q, p, PollerOptions{Workers: 2 + 10, Visibility: 30 * time.Second})
+	cancel, done, _ := runPoller(tb, q, p, PollerOptions{Workers: 2 + 20, Crowded: p.Crowded, Visibility: 30 * time.Second})
 	defer func() { cancel(); <-done }()
 	if a > 0 {
 		for sched.Stats().InFlight["tenant-a"] < 2 {
@@ -115,6 +117,9 @@ func runNoisy(tb testing.TB, a, b int, latency time.Duration) noisyRun {
 	if a > 0 {
 		r.aPerSecond = float64(a) / lastA.Sub(start).Seconds()
 	}
+	q.mu.Lock()
+	r.receives, r.changes = float64(q.receives)/float64(a+b), float64(q.changes)/float64(a+b)
+	q.mu.Unlock()
 	return r
 }
 
@@ -135,6 +140,12 @@ func BenchmarkNoisyNeighbour(b *testing.B) {
 		b.ReportMetric(soloA.aPerSecond, "A-solo-obj/s")
 		b.ReportMetric(mixed.aPerSecond, "A-with-B-obj/s")
 		b.Logf("B: solo %.3fs, behind A %.3fs, target ≤ %.3fs: %s", soloB.bLatency.Seconds(), mixed.bLatency.Seconds(), bTarget.Seconds(), metOrMissed(mixed.bLatency <= bTarget))
+		b.ReportMetric(soloA.receives, "A-solo-receives/obj")
+		b.ReportMetric(soloA.changes, "A-solo-visibility-changes/obj")
+		b.ReportMetric(mixed.receives, "A+B-receives/obj")
+		b.ReportMetric(mixed.changes, "A+B-visibility-changes/obj")
+		b.Logf("SQS calls per object: A alone %.2f receives, %.2f visibility changes; A and B %.2f receives, %.2f visibility changes",
+			soloA.receives, soloA.changes, mixed.receives, mixed.changes)
 		b.Logf("A: solo %.2f obj/s, with B %.2f obj/s (%.1f%%), target ≥ 90%%: %s", soloA.aPerSecond, mixed.aPerSecond, 100*mixed.aPerSecond/soloA.aPerSecond, metOrMissed(mixed.aPerSecond >= 0.9*soloA.aPerSecond))
 	}
 }

@@ -58,7 +58,7 @@ func TestNoisyNeighbour(t *testing.T) {
 
 	tokens := make(chan struct{})
 	var doneA, doneB atomic.Int64
-	sched, err := fairshare.New(fairshare.Options{Workers: 2, Waiting: 9}) // as logrouter poll sets it
+	sched, err := fairshare.New(fairshare.Options{Workers: 2, Waiting: 20}) // as logrouter poll sets it
 	require.NoError(t, err)
 	p := w.processor(t, func(o *Options) {
 		o.Workers, o.HandBack, o.Scheduler = 2, true, sched
@@ -70,7 +70,7 @@ func TestNoisyNeighbour(t *testing.T) {
 			return &gatedSink{fakeSink: fs, done: &doneB}
 		}
 	})
-	cancel, done, m := runPoller(t, q, p, PollerOptions{Workers: 2 + 10, Visibility: 30 * time.Second})
+	cancel, done, m := runPoller(t, q, p, PollerOptions{Workers: 2 + 20, Crowded: p.Crowded, Visibility: 30 * time.Second})
 	defer func() {
 		cancel()
 		close(tokens)

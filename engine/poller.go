@@ -31,25 +31,39 @@ type MessageHandler interface {
 // PollerOptions configure a Poller. Zero values take the defaults.
 type PollerOptions struct {
 	QueueURL string
-	// Workers bounds messages in flight (default 2 × CPUs). Give it about twice the processor's Workers, so
-	// that messages waiting for their tenant's in-flight limit do not idle the processor.
+	// Workers is how many messages the poller holds at once: being handled, or waiting in the handler for
+	// one of its workers (default 2 × CPUs + 2 × MaxMessages). A receive is issued only when a full batch
+	// (min(MaxMessages, Workers)) fits, so give it the handler's workers plus 2 × MaxMessages: then a
+	// receive is issued while MaxMessages messages still wait, so a worker that frees always finds one,
+	// and a receive is always outstanding when nothing waits.
 	Workers int
 	// WaitTime is the long-poll wait (default 20s, SQS's maximum); MaxMessages per receive (default 10).
 	WaitTime    time.Duration
 	MaxMessages int
+	// Crowded, when set, is asked whenever a full batch does not fit: while it answers true the poller
+	// receives batches anyway, up to Workers + MaxMessages messages, so that other tenants' messages are
+	// found behind one tenant's backlog (the handler hands back what it cannot queue). Give it the
+	// Processor's Crowded. It is also asked every crowdedRecheck while the poller waits, since the handler's
+	// queue fills after the receive that filled it.
+	Crowded func() bool
 	// Visibility is the visibility timeout requested on receive and renewed by the heartbeat every
 	// Visibility/3 while a message is in flight (default 60s).
 	Visibility time.Duration
 	// Grace is how long in-flight work may continue after the run context ends (default 25s). Work still
 	// unfinished then is cancelled; its progress is saved and its messages become visible again.
 	Grace time.Duration
-	// DeleteDelay is the longest a finished message waits for a full batch of 10 deletes (default 100ms).
+	// DeleteDelay is the longest a finished message waits for a full batch of 10 deletes (default 1s, or
+	// Visibility/6 when that is shorter; at most Visibility/6). A finished message stays invisible for at
+	// least 2/3 of Visibility (the heartbeat renews it every third), so deferring its delete is safe.
 	DeleteDelay time.Duration
 	// ReceiveBackoff is the pause after a failed receive (default 1s, doubling to 30s).
 	ReceiveBackoff time.Duration
 	Metrics        *Metrics
 	Logger         *slog.Logger
 }
+
+// crowdedRecheck is how often a waiting poller asks Crowded again when no message finished meanwhile.
+const crowdedRecheck = 50 * time.Millisecond
 
 // Poller long-polls an SQS queue and hands each message to a MessageHandler: successful and dropped
 // messages are deleted (in batches), recoverable ones are left for redelivery.
@@ -59,18 +73,14 @@ type Poller struct {
 	o     PollerOptions
 	ready atomic.Bool
 	log   *slog.Logger
+	// after starts the delete delay's timer (time.After; tests drive it).
+	after func(time.Duration) <-chan time.Time
 }
 
 // NewPoller returns a poller for o.QueueURL.
 func NewPoller(client SQSAPI, h MessageHandler, o PollerOptions) (*Poller, error) {
 	if o.QueueURL == "" {
 		return nil, errors.New("poller: queue URL is required")
-	}
-	if o.Workers == 0 {
-		o.Workers = 2 * defaultCPUs()
-	}
-	if o.Workers < 1 {
-		return nil, fmt.Errorf("poller: workers %d < 1", o.Workers)
 	}
 	if o.WaitTime == 0 {
 		o.WaitTime = 20 * time.Second
@@ -84,6 +94,12 @@ func NewPoller(client SQSAPI, h MessageHandler, o PollerOptions) (*Poller, error
 	if o.MaxMessages < 1 || o.MaxMessages > 10 {
 		return nil, fmt.Errorf("poller: max messages %d outside 1-10", o.MaxMessages)
 	}
+	if o.Workers == 0 {
+		o.Workers = 2*defaultCPUs() + 2*o.MaxMessages
+	}
+	if o.Workers < 1 {
+		return nil, fmt.Errorf("poller: workers %d < 1", o.Workers)
+	}
 	if o.Visibility == 0 {
 		o.Visibility = 60 * time.Second
 	}
@@ -94,7 +110,10 @@ func NewPoller(client SQSAPI, h MessageHandler, o PollerOptions) (*Poller, error
 		o.Grace = 25 * time.Second
 	}
 	if o.DeleteDelay == 0 {
-		o.DeleteDelay = 100 * time.Millisecond
+		o.DeleteDelay = min(time.Second, o.Visibility/6)
+	}
+	if o.DeleteDelay < 0 || o.DeleteDelay > o.Visibility/6 {
+		return nil, fmt.Errorf("poller: delete delay %s outside 0-%s (a sixth of the visibility timeout)", o.DeleteDelay, o.Visibility/6)
 	}
 	if o.ReceiveBackoff == 0 {
 		o.ReceiveBackoff = time.Second
@@ -102,7 +121,7 @@ func NewPoller(client SQSAPI, h MessageHandler, o PollerOptions) (*Poller, error
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Poller{sqs: client, h: h, o: o, log: o.Logger}, nil
+	return &Poller{sqs: client, h: h, o: o, log: o.Logger, after: time.After}, nil
 }
 
 // Ready reports whether the poller is running and its last receive did not fail (for /readyz).
@@ -119,41 +138,27 @@ func (p *Poller) Run(ctx context.Context) error {
 	delDone := make(chan struct{})
 	go func() { del.run(); close(delDone) }()
 
-	slots := make(chan struct{}, p.o.Workers)
+	held := newHolding()
 	var wg sync.WaitGroup
 	p.ready.Store(true)
 	backoff := p.o.ReceiveBackoff
 	for ctx.Err() == nil {
-		// Wait for at least one free slot before receiving.
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			continue
-		}
-		free := 1
-		for free < p.o.MaxMessages {
-			select {
-			case slots <- struct{}{}:
-				free++
-				continue
-			default:
-			}
-			break
+		n := p.reserve(ctx, held)
+		if n == 0 {
+			continue // ctx ended
 		}
 		out, err := p.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl:                    &p.o.QueueURL,
-			MaxNumberOfMessages:         int32(free),
+			MaxNumberOfMessages:         int32(n),
 			WaitTimeSeconds:             int32(p.o.WaitTime / time.Second),
 			VisibilityTimeout:           int32(p.o.Visibility / time.Second),
 			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
 		})
 		got := 0
 		if out != nil {
-			got = len(out.Messages)
+			got = min(len(out.Messages), n)
 		}
-		for range free - got {
-			<-slots
-		}
+		held.release(n - got)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -169,10 +174,13 @@ func (p *Poller) Run(ctx context.Context) error {
 		}
 		p.ready.Store(true)
 		backoff = p.o.ReceiveBackoff
-		for _, m := range out.Messages {
+		if len(out.Messages) > n {
+			p.log.Warn("receive returned more messages than asked for: the extra ones are left for redelivery", "asked", n, "got", len(out.Messages))
+		}
+		for _, m := range out.Messages[:got] {
 			p.count(func(m *Metrics) { m.MessagesReceived.Inc(); m.InFlightMessages.Inc() })
 			wg.Go(func() {
-				defer func() { <-slots }()
+				defer held.release(1)
 				defer p.count(func(m *Metrics) { m.InFlightMessages.Dec() })
 				p.handle(work, m, del)
 			})
@@ -192,6 +200,56 @@ func (p *Poller) Run(ctx context.Context) error {
 	del.close()
 	<-delDone
 	return nil
+}
+
+// reserve waits until a receive may be issued and reserves its messages' places: a full batch,
+// min(MaxMessages, Workers), when that many places are free, or MaxMessages beyond Workers while Crowded
+// answers true. It returns the batch size, or 0 when ctx ended.
+func (p *Poller) reserve(ctx context.Context, h *holding) int {
+	batch := min(p.o.MaxMessages, p.o.Workers)
+	var recheck <-chan time.Time
+	for {
+		h.mu.Lock()
+		held := h.n
+		if p.o.Workers-held >= batch || p.o.Crowded != nil && held <= p.o.Workers && p.o.Crowded() {
+			h.n += batch
+			h.mu.Unlock()
+			return batch
+		}
+		h.mu.Unlock()
+		if p.o.Crowded != nil && held <= p.o.Workers && recheck == nil {
+			recheck = time.After(crowdedRecheck)
+		}
+		select {
+		case <-h.freed:
+		case <-recheck:
+			recheck = nil
+		case <-ctx.Done():
+			return 0
+		}
+	}
+}
+
+// holding counts the messages a poller holds (received and not finished, or reserved for a receive).
+type holding struct {
+	mu    sync.Mutex
+	n     int
+	freed chan struct{} // signalled (capacity 1) when places were released since the last wait
+}
+
+func newHolding() *holding { return &holding{freed: make(chan struct{}, 1)} }
+
+func (h *holding) release(k int) {
+	if k <= 0 {
+		return
+	}
+	h.mu.Lock()
+	h.n -= k
+	h.mu.Unlock()
+	select {
+	case h.freed <- struct{}{}:
+	default:
+	}
 }
 
 func (p *Poller) count(f func(*Metrics)) {
@@ -274,7 +332,8 @@ func (p *Poller) setVisibility(ctx context.Context, m types.Message, d time.Dura
 	return err
 }
 
-// deleter batches deletes: up to 10 per DeleteMessageBatch, waiting at most DeleteDelay for a batch to fill.
+// deleter batches deletes: a DeleteMessageBatch of 10 as soon as 10 are pending, or of those pending when
+// the oldest has waited DeleteDelay, and of every pending one when the poller stops (close).
 type deleter struct {
 	p  *Poller
 	ch chan types.Message
@@ -287,8 +346,7 @@ func (d *deleter) close()              { close(d.ch) }
 
 func (d *deleter) run() {
 	var batch []types.Message
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
+	var expired <-chan time.Time // the oldest pending delete's DeleteDelay; nil with none pending
 	for {
 		select {
 		case m, ok := <-d.ch:
@@ -297,17 +355,29 @@ func (d *deleter) run() {
 				return
 			}
 			if len(batch) == 0 {
-				timer.Reset(d.p.o.DeleteDelay)
+				expired = d.p.after(d.p.o.DeleteDelay)
 			}
 			batch = append(batch, m)
 			if len(batch) == 10 {
-				timer.Stop()
 				d.flush(batch)
-				batch = nil
+				batch, expired = nil, nil
 			}
-		case <-timer.C:
+		case <-expired:
+			// Deletes already queued join the batch (the select may have chosen the timer over them).
+			for drained := false; len(batch) < 10 && !drained; {
+				select {
+				case m, ok := <-d.ch:
+					if !ok {
+						d.flush(batch)
+						return
+					}
+					batch = append(batch, m)
+				default:
+					drained = true
+				}
+			}
 			d.flush(batch)
-			batch = nil
+			batch, expired = nil, nil
 		}
 	}
 }
@@ -335,4 +405,11 @@ func (d *deleter) flush(batch []types.Message) {
 	for _, f := range out.Failed {
 		d.p.log.Warn("delete message", "code", aws.ToString(f.Code), "error", aws.ToString(f.Message))
 	}
+}
+
+// Crowded reports whether one tenant's objects take more than half of the places where objects wait for a
+// worker (false when the scheduler cannot tell): PollerOptions.Crowded of a poller feeding p.
+func (p *Processor) Crowded() bool {
+	c, ok := p.sched.(interface{ Crowded() bool })
+	return ok && c.Crowded()
 }

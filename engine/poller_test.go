@@ -24,6 +24,8 @@ type fakeSQS struct {
 	msgs        map[string]*fakeMsg // by id
 	seq         int
 	deleteCalls int
+	receives    int // ReceiveMessage calls
+	changes     int // ChangeMessageVisibility calls
 	deleted     []string
 	visibility  map[string][]int32 // ChangeMessageVisibility values by id
 }
@@ -52,6 +54,9 @@ func (q *fakeSQS) send(body string) {
 
 func (q *fakeSQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, _ ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error) {
 	deadline := time.Now().Add(time.Duration(in.WaitTimeSeconds) * time.Second)
+	q.mu.Lock()
+	q.receives++
+	q.mu.Unlock()
 	for {
 		q.mu.Lock()
 		var out []types.Message
@@ -107,6 +112,7 @@ func (q *fakeSQS) DeleteMessageBatch(_ context.Context, in *sqs.DeleteMessageBat
 func (q *fakeSQS) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMessageVisibilityInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.changes++
 	if m := q.byReceipt(*in.ReceiptHandle); m != nil {
 		m.visibleAt = q.now().Add(time.Duration(in.VisibilityTimeout) * time.Second)
 		q.visibility[m.id] = append(q.visibility[m.id], in.VisibilityTimeout)
@@ -136,7 +142,7 @@ func outcomeOf(body []byte) MessageResult {
 	return MessageResult{}
 }
 
-func runPoller(t testing.TB, q *fakeSQS, h MessageHandler, o PollerOptions) (cancel func(), done <-chan error, m *Metrics) {
+func runPoller(t testing.TB, q SQSAPI, h MessageHandler, o PollerOptions, fns ...func(*Poller)) (cancel func(), done <-chan error, m *Metrics) {
 	t.Helper()
 	m = NewMetrics(prometheus.NewRegistry(), false)
 	o.QueueURL, o.Metrics = "q", m
@@ -145,6 +151,9 @@ func runPoller(t testing.TB, q *fakeSQS, h MessageHandler, o PollerOptions) (can
 	}
 	p, err := NewPoller(q, h, o)
 	require.NoError(t, err)
+	for _, f := range fns {
+		f(p)
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	ch := make(chan error, 1)
 	go func() { ch <- p.Run(ctx) }()
@@ -160,7 +169,7 @@ func TestPollerDeletesDeliveredAndDropped(t *testing.T) {
 	var handled atomic.Int64
 	// Deletes wait for full batches (the delay never expires here): 10 by size, the other 8 at shutdown.
 	cancel, done, m := runPoller(t, q, handlerFunc(func(_ context.Context, b []byte) MessageResult { handled.Add(1); return outcomeOf(b) }),
-		PollerOptions{Workers: 4, Visibility: 30 * time.Second, DeleteDelay: time.Hour})
+		PollerOptions{Workers: 4, Visibility: 30 * time.Second}, neverExpires)
 	require.Eventually(t, func() bool { return handled.Load() == 23 }, time.Minute, 5*time.Millisecond)
 	cancel()
 	require.NoError(t, <-done)
@@ -317,4 +326,320 @@ func TestPollerReadiness(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 	assert.False(t, p.Ready(), "not ready once stopped")
+}
+
+// neverExpires makes the poller's delete delay never expire: deletes are flushed by size and at shutdown.
+func neverExpires(p *Poller) { p.after = func(time.Duration) <-chan time.Time { return nil } }
+
+// countingSQS is an event-driven queue that counts the poller's calls: a receive returns at once what the
+// queue holds (up to the number asked for), and otherwise blocks until a message is sent or its context
+// ends. Received messages are gone; hand-backs and heartbeats are only counted.
+type countingSQS struct {
+	mu         sync.Mutex
+	queue      []string
+	seq        int
+	arrived    chan struct{} // closed and replaced when a message is sent
+	asked, got []int         // per receive
+	blocked    int           // receives that found the queue empty and waited
+	deletes    []int         // entries per DeleteMessageBatch
+	visibility int           // ChangeMessageVisibility calls
+}
+
+func newCountingSQS(n int) *countingSQS {
+	q := &countingSQS{arrived: make(chan struct{})}
+	for range n {
+		q.send()
+	}
+	return q
+}
+
+func (q *countingSQS) send() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.seq++
+	q.queue = append(q.queue, "m"+strconv.Itoa(q.seq))
+	close(q.arrived)
+	q.arrived = make(chan struct{})
+}
+
+func (q *countingSQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, _ ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error) {
+	q.mu.Lock()
+	q.asked = append(q.asked, int(in.MaxNumberOfMessages))
+	call := len(q.asked) - 1
+	q.got = append(q.got, 0)
+	for waited := false; len(q.queue) == 0; waited = true {
+		if !waited {
+			q.blocked++
+		}
+		arrived := q.arrived
+		q.mu.Unlock()
+		select {
+		case <-arrived:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		q.mu.Lock()
+	}
+	defer q.mu.Unlock()
+	n := min(len(q.queue), int(in.MaxNumberOfMessages))
+	out := &sqs.ReceiveMessageOutput{}
+	for _, id := range q.queue[:n] {
+		out.Messages = append(out.Messages, types.Message{MessageId: aws.String(id), Body: aws.String(id), ReceiptHandle: aws.String(id)})
+	}
+	q.queue = q.queue[n:]
+	q.got[call] = n
+	return out, nil
+}
+
+func (q *countingSQS) DeleteMessageBatch(_ context.Context, in *sqs.DeleteMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.deletes = append(q.deletes, len(in.Entries))
+	out := &sqs.DeleteMessageBatchOutput{}
+	for _, e := range in.Entries {
+		out.Successful = append(out.Successful, types.DeleteMessageBatchResultEntry{Id: e.Id})
+	}
+	return out, nil
+}
+
+func (q *countingSQS) ChangeMessageVisibility(context.Context, *sqs.ChangeMessageVisibilityInput, ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.visibility++
+	return &sqs.ChangeMessageVisibilityOutput{}, nil
+}
+
+// snapshot returns copies of the counts, under the lock.
+func (q *countingSQS) snapshot() (asked, got, deletes []int, queued, blocked, visibility int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]int(nil), q.asked...), append([]int(nil), q.got...), append([]int(nil), q.deletes...), len(q.queue), q.blocked, q.visibility
+}
+
+// workersHandler stands for the processor: it runs at most its workers' number of messages at once, the
+// others wait for a worker, and a running message finishes when the test sends on finish. It records
+// every time a worker freed while nothing waited although the queue still held messages (a worker idling).
+type workersHandler struct {
+	q       *countingSQS
+	workers chan struct{}
+	finish  chan struct{}
+	started chan string // every message given a worker (buffered by the test)
+
+	mu                     sync.Mutex
+	waiting, running, done int
+	idled                  int
+}
+
+func newWorkersHandler(q *countingSQS, workers int, started chan string) *workersHandler {
+	return &workersHandler{q: q, workers: make(chan struct{}, workers), finish: make(chan struct{}), started: started}
+}
+
+func (h *workersHandler) add(n *int, d int) {
+	h.mu.Lock()
+	*n += d
+	h.mu.Unlock()
+}
+
+func (h *workersHandler) ProcessMessage(ctx context.Context, body []byte) MessageResult {
+	h.add(&h.waiting, 1)
+	select {
+	case h.workers <- struct{}{}:
+	case <-ctx.Done():
+		h.add(&h.waiting, -1)
+		return MessageResult{Outcome: OutcomeRetry, Reason: ReasonInterrupted}
+	}
+	h.mu.Lock()
+	h.waiting--
+	h.running++
+	h.mu.Unlock()
+	if h.started != nil {
+		h.started <- string(body)
+	}
+	select {
+	case <-h.finish:
+	case <-ctx.Done():
+		<-h.workers
+		h.add(&h.running, -1)
+		return MessageResult{Outcome: OutcomeRetry, Reason: ReasonInterrupted}
+	}
+	_, _, _, queued, _, _ := h.q.snapshot()
+	h.mu.Lock()
+	h.running--
+	h.done++
+	if h.waiting == 0 && queued > 0 {
+		h.idled++
+	}
+	h.mu.Unlock()
+	<-h.workers
+	return MessageResult{}
+}
+
+func (h *workersHandler) state() (waiting, running, done, idled int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.waiting, h.running, h.done, h.idled
+}
+
+// eventually waits for cond, checking it after every scheduling round; the deadline only guards against
+// a hang and is no timing assumption.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: never happened", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// TestPollerCallsPerMessage: with a backlog, every receive asks for 10 and gets 10 (one more finds the
+// queue empty and waits), a message already waits whenever a worker frees, deletes go in batches of 10,
+// and no visibility is changed. The handler's workers finish one message at a time, each time the poller
+// has settled, so that the counts do not depend on timing.
+func TestPollerCallsPerMessage(t *testing.T) {
+	for _, n := range []int{95, 200} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			const workers = 4
+			q := newCountingSQS(n)
+			h := newWorkersHandler(q, workers, nil)
+			fire := make(chan time.Time)
+			var delays []time.Duration
+			var delaysMu sync.Mutex
+			cancel, done, m := runPoller(t, q, h, PollerOptions{Workers: workers + 20, Visibility: 30 * time.Second}, func(p *Poller) {
+				p.after = func(d time.Duration) <-chan time.Time {
+					delaysMu.Lock()
+					delays = append(delays, d)
+					delaysMu.Unlock()
+					return fire
+				}
+			})
+			for finished := 0; finished < n; finished++ {
+				// Settled: every worker busy (or every message left running), and 10 or more waiting unless the
+				// queue is empty.
+				eventually(t, "settled after "+strconv.Itoa(finished)+" finished", func() bool {
+					waiting, running, _, _ := h.state()
+					_, _, _, queued, _, _ := q.snapshot()
+					return running == min(workers, n-finished) && (waiting >= 10 || queued == 0 && waiting+running == n-finished)
+				})
+				h.finish <- struct{}{}
+				eventually(t, "finished", func() bool { _, _, d, _ := h.state(); return d == finished+1 })
+			}
+			eventually(t, "all handled", func() bool { return value(m.InFlightMessages) == 0 })
+			if n%10 != 0 {
+				fire <- time.Now() // the remaining deletes' delay expires
+			}
+			eventually(t, "all deleted", func() bool { _, _, del, _, _, _ := q.snapshot(); return sum(del) == n })
+			cancel()
+			require.NoError(t, <-done)
+
+			asked, got, deletes, _, blocked, visibility := q.snapshot()
+			assert.LessOrEqual(t, len(asked), ceilDiv(n, 10)+1, "receives")
+			for i, a := range asked {
+				assert.Equal(t, 10, a, "receive %d asks for a full batch", i)
+			}
+			for i, g := range got[:ceilDiv(n, 10)-1] {
+				assert.Equal(t, 10, g, "receive %d got a full batch", i)
+			}
+			assert.Equal(t, 1, blocked, "one receive waits on the empty queue")
+			assert.Len(t, deletes, ceilDiv(n, 10), "delete batches")
+			for _, d := range deletes[:n/10] {
+				assert.Equal(t, 10, d)
+			}
+			assert.Zero(t, visibility, "no heartbeat or hand-back")
+			_, _, _, idled := h.state()
+			assert.Zero(t, idled, "a worker freed with nothing waiting while the queue held messages")
+			delaysMu.Lock()
+			defer delaysMu.Unlock()
+			require.NotEmpty(t, delays)
+			for _, d := range delays {
+				assert.Equal(t, time.Second, d, "default delete delay")
+			}
+		})
+	}
+}
+
+func sum(xs []int) int {
+	s := 0
+	for _, x := range xs {
+		s += x
+	}
+	return s
+}
+
+// TestPollerIdleQueueLatency: a receive is outstanding whenever nothing waits locally, so a message sent to
+// an idle queue is handed to the handler at once — also while another message is being handled.
+func TestPollerIdleQueueLatency(t *testing.T) {
+	q := newCountingSQS(0)
+	started := make(chan string, 2)
+	h := newWorkersHandler(q, 4, started)
+	cancel, done, _ := runPoller(t, q, h, PollerOptions{Workers: 4 + 20, Visibility: 30 * time.Second}, neverExpires)
+	blocked := func(n int) func() bool {
+		return func() bool { _, _, _, _, b, _ := q.snapshot(); return b == n }
+	}
+	eventually(t, "a receive waits on the empty queue", blocked(1))
+	q.send()
+	assert.Equal(t, "m1", <-started)
+	eventually(t, "another receive waits while m1 is handled", blocked(2))
+	q.send()
+	assert.Equal(t, "m2", <-started, "handled while m1 still runs")
+	h.finish <- struct{}{}
+	h.finish <- struct{}{}
+	cancel()
+	require.NoError(t, <-done)
+	asked, _, deletes, _, _, _ := q.snapshot()
+	for _, a := range asked {
+		assert.Equal(t, 10, a)
+	}
+	assert.Equal(t, []int{2}, deletes, "pending deletes are flushed at shutdown")
+}
+
+// TestPollerSmallCapacity: with room for fewer messages than a batch, each receive asks for all of it (so
+// it waits until every message held is finished).
+func TestPollerSmallCapacity(t *testing.T) {
+	const capacity, n = 3, 7
+	q := newCountingSQS(n)
+	h := newWorkersHandler(q, capacity, nil)
+	cancel, done, m := runPoller(t, q, h, PollerOptions{Workers: capacity, Visibility: 30 * time.Second}, neverExpires)
+	for finished := range n {
+		h.finish <- struct{}{}
+		eventually(t, "finished", func() bool { _, _, d, _ := h.state(); return d == finished+1 })
+	}
+	eventually(t, "all handled", func() bool { return value(m.InFlightMessages) == 0 })
+	cancel()
+	require.NoError(t, <-done)
+	asked, got, deletes, _, _, _ := q.snapshot()
+	for _, a := range asked {
+		assert.Equal(t, capacity, a)
+	}
+	assert.Equal(t, []int{3, 3, 1}, got[:3])
+	assert.Equal(t, []int{n}, deletes, "one batch, flushed at shutdown")
+}
+
+func TestPollerDeleteDelay(t *testing.T) {
+	tests := map[string]struct {
+		o       PollerOptions
+		want    time.Duration
+		wantErr bool
+	}{
+		"default":                       {o: PollerOptions{}, want: time.Second},
+		"short visibility caps it":      {o: PollerOptions{Visibility: 3 * time.Second}, want: 500 * time.Millisecond},
+		"set":                           {o: PollerOptions{DeleteDelay: 2 * time.Second}, want: 2 * time.Second},
+		"beyond a sixth of the timeout": {o: PollerOptions{DeleteDelay: 11 * time.Second}, wantErr: true},
+		"negative":                      {o: PollerOptions{DeleteDelay: -time.Second}, wantErr: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			tc.o.QueueURL = "q"
+			p, err := NewPoller(newCountingSQS(0), handlerFunc(func(context.Context, []byte) MessageResult { return MessageResult{} }), tc.o)
+			if tc.wantErr {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, p.o.DeleteDelay)
+		})
+	}
 }

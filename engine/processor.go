@@ -90,7 +90,7 @@ type Options struct {
 	// use. Without it (manual runs, Lambda, replays) objects wait.
 	HandBack bool
 	// Waiting is how many objects may wait for a worker across tenants before the most loaded tenant's are
-	// handed back (default max(1, Workers/2)); give it the poller's spare slots minus one.
+	// handed back (default max(1, Workers/2)); give it the poller's places beyond Workers (PollerOptions).
 	Waiting int
 	// Scheduler shares the workers between tenants (default: a fairshare.Scheduler of Workers and
 	// TenantInFlight).

@@ -40,7 +40,8 @@ type Options struct {
 	// (default max(1, Workers/2)).
 	Share int
 	// Waiting is how many objects may wait for a worker, across tenants (default max(1, Workers/2)). Give it
-	// the caller's slots beyond Workers minus one, so that a message of another tenant can still be received.
+	// the caller's slots beyond Workers: then only a caller receiving beyond them because the scheduler is
+	// Crowded displaces or is answered Busy by the waiting limit.
 	Waiting int
 	// BusyDelay is the retry delay Acquire suggests for a Busy answer (default 2s).
 	BusyDelay time.Duration
@@ -311,6 +312,21 @@ func (s *Scheduler) forget(tenantID string, st *tenantState) {
 	if st.inflight == 0 && len(st.waiting) == 0 && !st.limit.Set() {
 		delete(s.tenants, tenantID)
 	}
+}
+
+// Crowded reports whether one tenant's objects take more than half of the waiting places. A caller that
+// receives work in batches (the SQS poller) uses it to keep receiving beyond its usual holding while one
+// tenant crowds the queue: the other tenants' objects it finds then take the crowding tenant's places
+// (rule 3), instead of waiting behind its backlog.
+func (s *Scheduler) Crowded() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, st := range s.tenants {
+		if 2*len(st.waiting) > s.o.Waiting {
+			return true
+		}
+	}
+	return false
 }
 
 // Stats is a snapshot of the scheduler, for metrics and tests.

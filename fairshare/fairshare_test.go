@@ -24,14 +24,24 @@ func waitFor(t *testing.T, s *Scheduler, id string) <-chan Release {
 	t.Helper()
 	before := s.Stats().Waiting[id]
 	ch := make(chan Release, 1)
+	refused := make(chan struct{})
 	go func() {
 		r, d, _, err := s.Acquire(context.Background(), id, tenant.RateLimit{})
 		if err != nil || d != Granted {
 			t.Errorf("%s: %v %v", id, d, err)
+			close(refused)
+			return
 		}
 		ch <- r
 	}()
 	for s.Stats().Waiting[id] == before {
+		select {
+		case <-refused:
+			t.FailNow()
+		case <-ch:
+			t.Fatalf("%s was granted at once: it was expected to wait", id)
+		default:
+		}
 		time.Sleep(time.Millisecond)
 	}
 	return ch
@@ -184,4 +194,20 @@ func TestWaitQueuesAndWaitsOutTheLimit(t *testing.T) {
 	r4(1e6, 0)
 	_, err = s2.Wait(ctx, "x", lim)
 	assert.ErrorIs(t, err, context.Canceled)
+}
+
+func TestCrowded(t *testing.T) {
+	s, err := New(Options{Workers: 1, Waiting: 4})
+	require.NoError(t, err)
+	release := grant(t, s, "c") // c holds the only worker; a and b have none in flight, so they may queue
+	assert.False(t, s.Crowded(), "nothing waits")
+	waitFor(t, s, "a")
+	waitFor(t, s, "b")
+	waitFor(t, s, "a")
+	assert.False(t, s.Crowded(), "a holds half of the waiting places, not more")
+	waitFor(t, s, "a")
+	assert.True(t, s.Crowded(), "a holds 3 of the 4 places")
+	release(0, 0) // a and b have none in flight: a's oldest waiter queued first and takes the worker
+	assert.Equal(t, map[string]int{"a": 2, "b": 1}, s.Stats().Waiting)
+	assert.False(t, s.Crowded(), "a is back to half of the places")
 }

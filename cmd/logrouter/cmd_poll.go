@@ -39,17 +39,26 @@ Serves /metrics, /healthz and /readyz on --metrics-addr.`,
 				}
 				reg := prometheus.NewRegistry()
 				reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-				// Busy tenants' messages go back to the queue instead of holding a slot (fairshare). The poller
-				// holds up to a receive's worth (10) of messages beyond the workers: all but one may wait for a
-				// worker, the last one keeps receiving so that other tenants' messages are found.
-				const spare = 10
-				rt, log, err := ef.runtime(ctx, sio, reg, func(o *engine.Options) { o.HandBack, o.Waiting = true, spare-1 })
+				// Busy tenants' messages go back to the queue instead of holding a slot (fairshare). Arithmetic,
+				// with W the processor's workers and a receive of batch = 10 messages:
+				//  - the poller holds W + 2×batch messages, all of which may wait for a worker (Waiting =
+				//    2×batch), and issues a receive only when a whole batch fits: when at most batch messages
+				//    wait. So under a backlog every receive asks for (and gets) 10, and it is issued while 10
+				//    still wait, so a worker that frees always finds a message; with nothing waiting
+				//    (W + 2×batch - W ≥ batch places free) a receive is always outstanding.
+				//  - a normal receive never takes the waiting places beyond Waiting, so nothing is handed back
+				//    for want of a place. Only when one tenant holds more than half of them (Crowded) does the
+				//    poller receive another batch beyond W + 2×batch: the other tenants' messages it finds take
+				//    the crowding tenant's newest places (handed back), and its own are handed back at once.
+				const batch = 10
+				const spare = 2 * batch
+				rt, log, err := ef.runtime(ctx, sio, reg, func(o *engine.Options) { o.HandBack, o.Waiting = true, spare })
 				if err != nil {
 					return err
 				}
 				poller, err := engine.NewPoller(rt.SQS, rt.Processor, engine.PollerOptions{
-					QueueURL: queue, Workers: rt.Processor.Workers() + spare, WaitTime: wait, Visibility: visibility, Grace: grace,
-					Metrics: rt.Metrics, Logger: log,
+					QueueURL: queue, Workers: rt.Processor.Workers() + spare, MaxMessages: batch, Crowded: rt.Processor.Crowded,
+					WaitTime: wait, Visibility: visibility, Grace: grace, Metrics: rt.Metrics, Logger: log,
 				})
 				if err != nil {
 					return usagef("%v", err)
