@@ -93,6 +93,13 @@ func (k killableSQS) ChangeMessageVisibility(ctx context.Context, in *sqs.Change
 	return k.SQSAPI.ChangeMessageVisibility(ctx, in, o...)
 }
 
+func (k killableSQS) ChangeMessageVisibilityBatch(ctx context.Context, in *sqs.ChangeMessageVisibilityBatchInput, o ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error) {
+	if k.dead.Load() {
+		return nil, errKilled
+	}
+	return k.SQSAPI.ChangeMessageVisibilityBatch(ctx, in, o...)
+}
+
 // TestE2EFleetExactlyOnce: three pollers on one queue, every notification sent twice, the first poller
 // killed mid-object (right after its first checkpoint). Nothing is lost; the other two pollers, receiving
 // the same objects at once, deliver each exactly once (leases); only events the killed poller had stored

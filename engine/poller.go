@@ -21,6 +21,7 @@ type SQSAPI interface {
 	ReceiveMessage(context.Context, *sqs.ReceiveMessageInput, ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
 	DeleteMessageBatch(context.Context, *sqs.DeleteMessageBatchInput, ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
 	ChangeMessageVisibility(context.Context, *sqs.ChangeMessageVisibilityInput, ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+	ChangeMessageVisibilityBatch(context.Context, *sqs.ChangeMessageVisibilityBatchInput, ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error)
 }
 
 // MessageHandler processes one message body (a *Processor).
@@ -64,6 +65,11 @@ type PollerOptions struct {
 
 // crowdedRecheck is how often a waiting poller asks Crowded again when no message finished meanwhile.
 const crowdedRecheck = 50 * time.Millisecond
+
+// handBackWait is the longest a handed-back message waits for others to share its
+// ChangeMessageVisibilityBatch. Messages are handed back together (the ones a receive brought while their
+// tenants are busy), and one stays invisible at most this much longer than its hand-back delay.
+const handBackWait = 100 * time.Millisecond
 
 // Poller long-polls an SQS queue and hands each message to a MessageHandler: successful and dropped
 // messages are deleted (in batches), recoverable ones are left for redelivery.
@@ -134,9 +140,11 @@ func (p *Poller) Run(ctx context.Context) error {
 	// work outlives ctx by the grace period.
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
-	del := newDeleter(p)
-	delDone := make(chan struct{})
-	go func() { del.run(); close(delDone) }()
+	del := &sqsBatcher{ch: make(chan pending, 64), delay: p.o.DeleteDelay, after: p.after, flush: p.deleteBatch}
+	back := &sqsBatcher{ch: make(chan pending, 64), delay: handBackWait, after: time.After, flush: p.handBackBatch}
+	batchersDone := make(chan struct{}, 2)
+	go func() { del.run(); batchersDone <- struct{}{} }()
+	go func() { back.run(); batchersDone <- struct{}{} }()
 
 	held := newHolding()
 	var wg sync.WaitGroup
@@ -182,7 +190,7 @@ func (p *Poller) Run(ctx context.Context) error {
 			wg.Go(func() {
 				defer held.release(1)
 				defer p.count(func(m *Metrics) { m.InFlightMessages.Dec() })
-				p.handle(work, m, del)
+				p.handle(work, m, del, back)
 			})
 		}
 	}
@@ -198,7 +206,9 @@ func (p *Poller) Run(ctx context.Context) error {
 		<-finished
 	}
 	del.close()
-	<-delDone
+	back.close()
+	<-batchersDone
+	<-batchersDone
 	return nil
 }
 
@@ -258,7 +268,8 @@ func (p *Poller) count(f func(*Metrics)) {
 	}
 }
 
-func (p *Poller) handle(ctx context.Context, m types.Message, del *deleter) {
+// handle processes m and then deletes it (del) or hands it back (back), or leaves it for redelivery.
+func (p *Poller) handle(ctx context.Context, m types.Message, del, back *sqsBatcher) {
 	hbCtx, stopHB := context.WithCancel(ctx)
 	var hb sync.WaitGroup
 	hb.Go(func() { p.heartbeat(hbCtx, m) })
@@ -267,20 +278,18 @@ func (p *Poller) handle(ctx context.Context, m types.Message, del *deleter) {
 	hb.Wait()
 	switch res.Outcome {
 	case OutcomeSuccess:
-		del.add(m)
+		del.add(pending{m: m})
 	case OutcomeDropped:
 		p.count(func(mt *Metrics) { mt.MessagesDropped.WithLabelValues(string(res.Reason)).Inc() })
 		p.log.Warn("message dropped", "message_id", aws.ToString(m.MessageId), "reason", string(res.Reason), "error", res.Error)
-		del.add(m)
+		del.add(pending{m: m})
 	case OutcomeRetry:
 		if res.Reason == ReasonTenantBusy || res.Reason == ReasonRateLimited || res.Reason == ReasonLeased {
 			// Hand it back: another tenant's message can use the slot; this one is offered again shortly.
 			p.count(func(mt *Metrics) { mt.MessagesRetried.WithLabelValues(string(res.Reason)).Inc() })
 			d := handBackDelay(res.RetryAfter, p.o.Visibility)
 			p.log.Debug("message handed back", "message_id", aws.ToString(m.MessageId), "reason", string(res.Reason), "visible_in", d.String())
-			if err := p.setVisibility(context.WithoutCancel(ctx), m, d); err != nil {
-				p.log.Warn("hand message back", "message_id", aws.ToString(m.MessageId), "error", err.Error())
-			}
+			back.add(pending{m: m, visibility: d})
 			return
 		}
 		fallthrough
@@ -289,8 +298,9 @@ func (p *Poller) handle(ctx context.Context, m types.Message, del *deleter) {
 		p.log.Warn("message left for redelivery", "message_id", aws.ToString(m.MessageId), "reason", string(res.Reason),
 			"receive_count", m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)], "error", res.Error)
 		if res.Reason == ReasonInterrupted {
-			// Shutting down: make it visible to another consumer now rather than after the timeout.
-			p.setVisibility(context.WithoutCancel(ctx), m, 0)
+			// Shutting down: make it visible to another consumer now rather than after the timeout (the
+			// batch is sent at the latest when the poller stops).
+			back.add(pending{m: m})
 		}
 	}
 }
@@ -332,43 +342,55 @@ func (p *Poller) setVisibility(ctx context.Context, m types.Message, d time.Dura
 	return err
 }
 
-// deleter batches deletes: a DeleteMessageBatch of 10 as soon as 10 are pending, or of those pending when
-// the oldest has waited DeleteDelay, and of every pending one when the poller stops (close).
-type deleter struct {
-	p  *Poller
-	ch chan types.Message
+// pending is a message waiting in an sqsBatcher, with the visibility timeout a hand-back gives it.
+type pending struct {
+	m          types.Message
+	visibility time.Duration
 }
 
-func newDeleter(p *Poller) *deleter { return &deleter{p: p, ch: make(chan types.Message, 64)} }
+// sqsBatcher batches one kind of SQS call (DeleteMessageBatch, ChangeMessageVisibilityBatch): a batch of 10
+// as soon as 10 are pending, or of those pending when the oldest has waited delay, and of every pending one
+// when the poller stops (close).
+type sqsBatcher struct {
+	ch    chan pending
+	delay time.Duration
+	after func(time.Duration) <-chan time.Time
+	flush func([]pending)
+}
 
-func (d *deleter) add(m types.Message) { d.ch <- m }
-func (d *deleter) close()              { close(d.ch) }
+func (b *sqsBatcher) add(m pending) { b.ch <- m }
+func (b *sqsBatcher) close()        { close(b.ch) }
 
-func (d *deleter) run() {
-	var batch []types.Message
-	var expired <-chan time.Time // the oldest pending delete's DeleteDelay; nil with none pending
+func (b *sqsBatcher) run() {
+	var batch []pending
+	var expired <-chan time.Time // the oldest pending entry's delay; nil with none pending
+	send := func() {
+		if len(batch) > 0 {
+			b.flush(batch)
+		}
+		batch, expired = nil, nil
+	}
 	for {
 		select {
-		case m, ok := <-d.ch:
+		case m, ok := <-b.ch:
 			if !ok {
-				d.flush(batch)
+				send()
 				return
 			}
 			if len(batch) == 0 {
-				expired = d.p.after(d.p.o.DeleteDelay)
+				expired = b.after(b.delay)
 			}
 			batch = append(batch, m)
 			if len(batch) == 10 {
-				d.flush(batch)
-				batch, expired = nil, nil
+				send()
 			}
 		case <-expired:
-			// Deletes already queued join the batch (the select may have chosen the timer over them).
+			// Entries already queued join the batch (the select may have chosen the timer over them).
 			for drained := false; len(batch) < 10 && !drained; {
 				select {
-				case m, ok := <-d.ch:
+				case m, ok := <-b.ch:
 					if !ok {
-						d.flush(batch)
+						send()
 						return
 					}
 					batch = append(batch, m)
@@ -376,34 +398,54 @@ func (d *deleter) run() {
 					drained = true
 				}
 			}
-			d.flush(batch)
-			batch, expired = nil, nil
+			send()
 		}
 	}
 }
 
-func (d *deleter) flush(batch []types.Message) {
-	if len(batch) == 0 {
-		return
-	}
+// batchEntryID is the Id of a batch's i-th entry.
+func batchEntryID(i int) *string { return aws.String(strconv.Itoa(i)) }
+
+func (p *Poller) deleteBatch(batch []pending) {
 	entries := make([]types.DeleteMessageBatchRequestEntry, len(batch))
-	for i, m := range batch {
-		entries[i] = types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle}
+	for i, e := range batch {
+		entries[i] = types.DeleteMessageBatchRequestEntry{Id: batchEntryID(i), ReceiptHandle: e.m.ReceiptHandle}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	out, err := d.p.sqs.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: &d.p.o.QueueURL, Entries: entries})
+	out, err := p.sqs.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: &p.o.QueueURL, Entries: entries})
 	if err != nil {
-		d.p.count(func(m *Metrics) { m.DeleteErrors.Add(float64(len(batch))) })
-		d.p.log.Warn("delete messages", "count", len(batch), "error", err.Error())
+		p.count(func(m *Metrics) { m.DeleteErrors.Add(float64(len(batch))) })
+		p.log.Warn("delete messages", "count", len(batch), "error", err.Error())
 		return
 	}
-	d.p.count(func(m *Metrics) {
+	p.count(func(m *Metrics) {
 		m.MessagesDeleted.Add(float64(len(out.Successful)))
 		m.DeleteErrors.Add(float64(len(out.Failed)))
 	})
 	for _, f := range out.Failed {
-		d.p.log.Warn("delete message", "code", aws.ToString(f.Code), "error", aws.ToString(f.Message))
+		p.log.Warn("delete message", "code", aws.ToString(f.Code), "error", aws.ToString(f.Message))
+	}
+}
+
+// handBackBatch sets the visibility of handed-back (and, at shutdown, interrupted) messages in one call.
+// A message whose change fails becomes visible again when its visibility timeout ends.
+func (p *Poller) handBackBatch(batch []pending) {
+	entries := make([]types.ChangeMessageVisibilityBatchRequestEntry, len(batch))
+	for i, e := range batch {
+		entries[i] = types.ChangeMessageVisibilityBatchRequestEntry{
+			Id: batchEntryID(i), ReceiptHandle: e.m.ReceiptHandle, VisibilityTimeout: int32(e.visibility / time.Second),
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := p.sqs.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: &p.o.QueueURL, Entries: entries})
+	if err != nil {
+		p.log.Warn("hand messages back", "count", len(batch), "error", err.Error())
+		return
+	}
+	for _, f := range out.Failed {
+		p.log.Warn("hand message back", "code", aws.ToString(f.Code), "error", aws.ToString(f.Message))
 	}
 }
 

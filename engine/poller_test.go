@@ -25,7 +25,8 @@ type fakeSQS struct {
 	seq         int
 	deleteCalls int
 	receives    int // ReceiveMessage calls
-	changes     int // ChangeMessageVisibility calls
+	changes     int   // ChangeMessageVisibility and ChangeMessageVisibilityBatch calls
+	batches     []int // entries per ChangeMessageVisibilityBatch
 	deleted     []string
 	visibility  map[string][]int32 // ChangeMessageVisibility values by id
 }
@@ -113,11 +114,38 @@ func (q *fakeSQS) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMessa
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.changes++
-	if m := q.byReceipt(*in.ReceiptHandle); m != nil {
-		m.visibleAt = q.now().Add(time.Duration(in.VisibilityTimeout) * time.Second)
-		q.visibility[m.id] = append(q.visibility[m.id], in.VisibilityTimeout)
-	}
+	q.changeVisibility(*in.ReceiptHandle, in.VisibilityTimeout)
 	return &sqs.ChangeMessageVisibilityOutput{}, nil
+}
+
+func (q *fakeSQS) ChangeMessageVisibilityBatch(_ context.Context, in *sqs.ChangeMessageVisibilityBatchInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(in.Entries) > 10 {
+		panic("more than 10 entries")
+	}
+	q.changes++
+	q.batches = append(q.batches, len(in.Entries))
+	out := &sqs.ChangeMessageVisibilityBatchOutput{}
+	for _, e := range in.Entries {
+		if q.changeVisibility(*e.ReceiptHandle, e.VisibilityTimeout) {
+			out.Successful = append(out.Successful, types.ChangeMessageVisibilityBatchResultEntry{Id: e.Id})
+		} else {
+			out.Failed = append(out.Failed, types.BatchResultErrorEntry{Id: e.Id, Code: aws.String("ReceiptHandleIsInvalid")})
+		}
+	}
+	return out, nil
+}
+
+// changeVisibility sets the visibility of the message received with receipt (false if none), under q.mu.
+func (q *fakeSQS) changeVisibility(receipt string, timeout int32) bool {
+	m := q.byReceipt(receipt)
+	if m == nil {
+		return false
+	}
+	m.visibleAt = q.now().Add(time.Duration(timeout) * time.Second)
+	q.visibility[m.id] = append(q.visibility[m.id], timeout)
+	return true
 }
 
 func (q *fakeSQS) remaining() int {
@@ -185,6 +213,43 @@ func TestPollerDeletesDeliveredAndDropped(t *testing.T) {
 	assert.Equal(t, 18.0, value(m.MessagesDeleted))
 	assert.Equal(t, 6.0, value(m.MessagesDropped.WithLabelValues(string(ReasonKeyLayout))))
 	assert.Equal(t, 5.0, value(m.MessagesRetried.WithLabelValues(string(ReasonTransient))))
+}
+
+// TestPollerHandsBackInBatches: messages whose tenant is busy are handed back with one
+// ChangeMessageVisibilityBatch per 10 (the delay never expires here: by size, and the rest at shutdown), each
+// with its jittered hand-back delay.
+func TestPollerHandsBackInBatches(t *testing.T) {
+	bodies := make([]string, 23)
+	q := newFakeSQS(bodies...)
+	var handled atomic.Int64
+	busy := handlerFunc(func(context.Context, []byte) MessageResult {
+		handled.Add(1)
+		return MessageResult{Outcome: OutcomeRetry, Reason: ReasonTenantBusy, RetryAfter: 2 * time.Second}
+	})
+	cancel, done, m := runPoller(t, q, busy, PollerOptions{Workers: 30, Visibility: 30 * time.Second}, neverExpires)
+	require.Eventually(t, func() bool { return handled.Load() >= 23 }, time.Minute, 5*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := int(handled.Load())
+	assert.Equal(t, float64(n), value(m.MessagesRetried.WithLabelValues(string(ReasonTenantBusy))))
+	assert.Equal(t, q.changes, len(q.batches), "no single-message visibility change")
+	require.Len(t, q.batches, ceilDiv(n, 10), "entries per batch: %v", q.batches)
+	total := 0
+	for i, b := range q.batches {
+		total += b
+		if i < len(q.batches)-1 {
+			assert.Equal(t, 10, b, "batch %d is full", i)
+		}
+	}
+	assert.Equal(t, n, total, "every handed-back message")
+	for id, v := range q.visibility {
+		for _, s := range v {
+			assert.True(t, s >= 1 && s <= 3, "%s handed back for %ds, not within 2s ± 50%%", id, s)
+		}
+	}
+	assert.Len(t, q.msgs, 23, "nothing deleted")
 }
 
 func TestPollerHeartbeatExtendsVisibility(t *testing.T) {
@@ -407,6 +472,13 @@ func (q *countingSQS) ChangeMessageVisibility(context.Context, *sqs.ChangeMessag
 	defer q.mu.Unlock()
 	q.visibility++
 	return &sqs.ChangeMessageVisibilityOutput{}, nil
+}
+
+func (q *countingSQS) ChangeMessageVisibilityBatch(context.Context, *sqs.ChangeMessageVisibilityBatchInput, ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.visibility++
+	return &sqs.ChangeMessageVisibilityBatchOutput{}, nil
 }
 
 // snapshot returns copies of the counts, under the lock.

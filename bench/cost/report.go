@@ -113,8 +113,10 @@ var specs = []rowSpec{
 		upstream: func(r *Result) float64 { return batches(r) / float64(r.Objects) }},
 	{name: "SQS DeleteMessage", match: op("sqs", "DeleteMessage"), min: zero, judged: true, price: Prices.SQSRequest,
 		why: "deletes go in batches"},
-	{name: "SQS ChangeMessageVisibility", match: op("sqs", "ChangeMessageVisibility"), min: zero, judged: true, price: Prices.SQSRequest,
-		why: "no object outlives a third of the visibility timeout"},
+	{name: "SQS ChangeMessageVisibility", match: func(c Call) bool {
+		return c.Service == "sqs" && (c.Op == "ChangeMessageVisibility" || c.Op == "ChangeMessageVisibilityBatch")
+	}, min: zero, judged: true, price: Prices.SQSRequest,
+		why: "no object outlives a third of the visibility timeout, and no tenant crowds the poller (hand-backs: ChangeMessageVisibilityBatch)"},
 	{name: "S3 GetObject", match: op("s3", "GetObject"), min: perObject(1), judged: true, price: Prices.S3Get,
 		why: "one read per object, whatever the CloudWatch destinations", upstream: func(*Result) float64 { return 1 }},
 	{name: "S3 CopyObject", match: op("s3", "CopyObject"), min: perObject(1), judged: true, price: Prices.S3Put,
