@@ -24,7 +24,7 @@ type fakeSQS struct {
 	msgs        map[string]*fakeMsg // by id
 	seq         int
 	deleteCalls int
-	receives    int // ReceiveMessage calls
+	receives    int   // ReceiveMessage calls
 	changes     int   // ChangeMessageVisibility and ChangeMessageVisibilityBatch calls
 	batches     []int // entries per ChangeMessageVisibilityBatch
 	deleted     []string
