@@ -77,7 +77,7 @@ const (
 	// ReasonSlowDestination: a destination stopped accepting events and was detached from the object's
 	// stream so its other destinations could finish; it resumes at its acknowledged offset.
 	ReasonSlowDestination Reason = "slow_destination"
-	// ReasonTenantBusy: the tenant has its share of the workers while other tenants wait (or its waiting
+	// ReasonTenantBusy: the tenant has its share of the workers while a tenant with fewer waits (or its waiting
 	// allowance is used); the poller hands the message back with a short, jittered visibility delay.
 	ReasonTenantBusy Reason = "tenant_busy"
 	// ReasonRateLimited: the tenant is over its rate limit; the message is offered again when it has

@@ -79,7 +79,7 @@ type Poller struct {
 	o     PollerOptions
 	ready atomic.Bool
 	log   *slog.Logger
-	// after starts the delete delay's timer (time.After; tests drive it).
+	// after starts the delete and hand-back delays' timers (time.After; tests drive it).
 	after func(time.Duration) <-chan time.Time
 }
 
@@ -141,7 +141,7 @@ func (p *Poller) Run(ctx context.Context) error {
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	del := &sqsBatcher{ch: make(chan pending, 64), delay: p.o.DeleteDelay, after: p.after, flush: p.deleteBatch}
-	back := &sqsBatcher{ch: make(chan pending, 64), delay: handBackWait, after: time.After, flush: p.handBackBatch}
+	back := &sqsBatcher{ch: make(chan pending, 64), delay: handBackWait, after: p.after, flush: p.handBackBatch}
 	batchersDone := make(chan struct{}, 2)
 	go func() { del.run(); batchersDone <- struct{}{} }()
 	go func() { back.run(); batchersDone <- struct{}{} }()

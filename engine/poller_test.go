@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -393,7 +394,8 @@ func TestPollerReadiness(t *testing.T) {
 	assert.False(t, p.Ready(), "not ready once stopped")
 }
 
-// neverExpires makes the poller's delete delay never expire: deletes are flushed by size and at shutdown.
+// neverExpires makes the poller's delete and hand-back delays never expire: deletes and hand-backs are
+// flushed by size and at shutdown.
 func neverExpires(p *Poller) { p.after = func(time.Duration) <-chan time.Time { return nil } }
 
 // countingSQS is an event-driven queue that counts the poller's calls: a receive returns at once what the
@@ -714,4 +716,51 @@ func TestPollerDeleteDelay(t *testing.T) {
 			assert.Equal(t, tc.want, p.o.DeleteDelay)
 		})
 	}
+}
+
+// TestPollerReceivesBeyondItsPlacesOnlyWhileCrowded: with every place held, the poller receives no more
+// until Crowded answers true; then it receives one batch beyond its places at a time (never holding more
+// than Workers + MaxMessages), and what the handler cannot queue is handed back.
+func TestPollerReceivesBeyondItsPlacesOnlyWhileCrowded(t *testing.T) {
+	const workers, n = 20, 100
+	q := newCountingSQS(n)
+	var crowded atomic.Bool
+	var asked atomic.Int64 // Crowded calls
+	var held, most, handedBack atomic.Int64
+	release := make(chan struct{})
+	h := handlerFunc(func(ctx context.Context, body []byte) MessageResult {
+		now := held.Add(1)
+		defer held.Add(-1)
+		for m := most.Load(); now > m && !most.CompareAndSwap(m, now); m = most.Load() {
+		}
+		id, _ := strconv.Atoi(strings.TrimPrefix(string(body), "m"))
+		if id <= workers { // the first 20 hold their places until the end
+			<-release
+			return MessageResult{}
+		}
+		handedBack.Add(1)
+		return MessageResult{Outcome: OutcomeRetry, Reason: ReasonTenantBusy, RetryAfter: time.Second}
+	})
+	cancel, done, _ := runPoller(t, q, h, PollerOptions{Workers: workers, Visibility: 30 * time.Second,
+		Crowded: func() bool { asked.Add(1); return crowded.Load() }}, neverExpires)
+	eventually(t, "every place held", func() bool { return held.Load() == workers })
+	before := asked.Load()
+	eventually(t, "Crowded asked twice more with every place held", func() bool { return asked.Load() >= before+2 })
+	gotAsked, _, _, _, _, _ := q.snapshot()
+	assert.Len(t, gotAsked, 2, "no receive beyond the places while nobody crowds them")
+	assert.Zero(t, handedBack.Load())
+
+	crowded.Store(true)
+	eventually(t, "the rest received and handed back", func() bool { return handedBack.Load() == n-workers })
+	assert.LessOrEqual(t, most.Load(), int64(workers+10), "never more than one batch beyond the places")
+	gotAsked, got, _, _, _, _ := q.snapshot()
+	for _, a := range gotAsked {
+		assert.Equal(t, 10, a)
+	}
+	assert.Equal(t, n, sum(got))
+	close(release)
+	cancel()
+	require.NoError(t, <-done)
+	_, _, _, _, _, visibility := q.snapshot()
+	assert.Equal(t, (n-workers)/10, visibility, "hand-backs go 10 to a ChangeMessageVisibilityBatch")
 }

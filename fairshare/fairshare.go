@@ -12,8 +12,8 @@
 //  3. With no worker free, objects queue, at most Waiting of them across all tenants (the caller's spare
 //     slots). When the queue is full, a newcomer takes the place of the newest waiter of the most loaded
 //     tenant (objects in flight + waiting) if that tenant would still be more loaded than the newcomer's;
-//     otherwise — and whenever its tenant already delivers Share objects while another tenant waits — it
-//     is answered Busy at once (as is the waiter it displaced), so that the caller hands the message back
+//     otherwise — and whenever its tenant already delivers Share objects while another tenant with fewer
+//     objects in flight waits — it is answered Busy at once (as is the waiter it displaced), so that the caller hands the message back
 //     to the queue instead of holding a slot another tenant could use.
 //  4. A worker that frees goes to the waiting tenant with the fewest objects in flight (ties: the one
 //     that queued first), so a small tenant behind a large backlog waits for about one object.
@@ -182,7 +182,7 @@ func (s *Scheduler) acquire(ctx context.Context, tenantID string, limit tenant.R
 		s.mu.Unlock()
 		return s.releaser(tenantID), Granted, 0, nil
 	}
-	if !queue && (st.inflight >= s.o.Share && s.othersWaiting(tenantID) || !s.makeRoom(tenantID, st)) {
+	if !queue && (st.inflight >= s.o.Share && s.othersWaiting(tenantID, st.inflight) || !s.makeRoom(tenantID, st)) {
 		s.forget(tenantID, st)
 		s.mu.Unlock()
 		return nil, Busy, s.o.BusyDelay, nil
@@ -289,9 +289,13 @@ func (s *Scheduler) makeRoom(tenantID string, st *tenantState) bool {
 
 func (st *tenantState) load() int { return st.inflight + len(st.waiting) }
 
-func (s *Scheduler) othersWaiting(tenantID string) bool {
+// othersWaiting reports whether another tenant with fewer than inflight objects in flight waits: one that
+// would have to share the next free workers with tenantID's waiting object otherwise. (With as many in
+// flight, the one that queued first is served first, so tenantID's object may wait behind it.) Called with
+// s.mu held.
+func (s *Scheduler) othersWaiting(tenantID string, inflight int) bool {
 	for id, st := range s.tenants {
-		if id != tenantID && len(st.waiting) > 0 {
+		if id != tenantID && len(st.waiting) > 0 && st.inflight < inflight {
 			return true
 		}
 	}

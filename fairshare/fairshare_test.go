@@ -211,3 +211,30 @@ func TestCrowded(t *testing.T) {
 	assert.Equal(t, map[string]int{"a": 2, "b": 1}, s.Stats().Waiting)
 	assert.False(t, s.Crowded(), "a is back to half of the places")
 }
+
+// TestShareBusyOnlyForALessLoadedWaiter: a tenant that delivers its share may still queue behind a waiting
+// tenant with as many objects in flight (that one queued first and is served first), but not while a
+// tenant with fewer in flight waits.
+func TestShareBusyOnlyForALessLoadedWaiter(t *testing.T) {
+	s, err := New(Options{Workers: 2, Share: 1, Waiting: 4, BusyDelay: time.Second})
+	require.NoError(t, err)
+	ra, rb := grant(t, s, "a"), grant(t, s, "b")
+	waitingA := waitFor(t, s, "a")
+	waitingB := waitFor(t, s, "b") // b has its share in flight, but a, waiting, has as many
+	waitingC := waitFor(t, s, "c")
+	_, d, after, err := s.Acquire(context.Background(), "b", tenant.RateLimit{})
+	require.NoError(t, err)
+	assert.Equal(t, Busy, d, "b has its share in flight while c, with none, waits")
+	assert.Equal(t, time.Second, after)
+	assert.Equal(t, map[string]int{"a": 1, "b": 1, "c": 1}, s.Stats().Waiting)
+
+	ra(0, 0) // a and c have none in flight now; a queued first
+	ra2 := <-waitingA
+	rb(0, 0) // b and c have none in flight; b queued first
+	rb2 := <-waitingB
+	ra2(0, 0)
+	rc := <-waitingC
+	rb2(0, 0)
+	rc(0, 0)
+	assert.Equal(t, Stats{Free: 2, InFlight: map[string]int{}, Waiting: map[string]int{}}, s.Stats())
+}
