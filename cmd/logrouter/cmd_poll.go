@@ -14,9 +14,10 @@ func init() {
 	register(&command{
 		Name:    "poll",
 		Summary: "long-poll the SQS queue of S3 notifications and deliver each object (the container mode)",
-		Doc: `Receives up to 10 messages per long poll (20 s), delivers them with --workers concurrent objects,
-keeps each message invisible while its object is being delivered, and deletes delivered and
-non-recoverable messages in batches. Recoverable failures are left for redelivery (and the queue's
+		Doc: `Receives 10 messages per long poll (20 s), issued whenever 10 of its places are free (it holds
+--workers + 20 messages: the ones being delivered and the ones waiting for a worker), delivers them
+with --workers concurrent objects, keeps each message invisible while its object is being delivered,
+and deletes delivered and non-recoverable messages in batches of 10 (waiting up to 1 s for a batch). Recoverable failures are left for redelivery (and the queue's
 DLQ after maxReceiveCount). On SIGTERM/SIGINT it stops receiving and lets in-flight work finish
 within --shutdown-grace; unfinished messages become visible again with their progress saved.
 Serves /metrics, /healthz and /readyz on --metrics-addr.`,
