@@ -16,6 +16,7 @@ type Metrics struct {
 	MessagesRetried  *prometheus.CounterVec // reason
 	MessagesDropped  *prometheus.CounterVec // reason
 	DeleteErrors     prometheus.Counter
+	SQSRequests      *prometheus.CounterVec // operation: the poller's SQS API calls, failed ones included
 	Heartbeats       prometheus.Counter
 	HeartbeatErrors  prometheus.Counter
 
@@ -68,6 +69,7 @@ func NewMetrics(reg prometheus.Registerer, tenantLabels bool) *Metrics {
 	m.MessagesRetried = vec("messages_retried_total", "SQS messages left for redelivery, by reason.", "reason")
 	m.MessagesDropped = vec("messages_dropped_total", "Non-recoverable messages deleted without (full) delivery, by reason.", "reason")
 	m.DeleteErrors = counter("message_delete_errors_total", "SQS messages whose deletion failed (they will be redelivered).")
+	m.SQSRequests = vec("sqs_requests_total", "SQS API calls made by the poller, by operation (failed ones included): with messages_received_total, the SQS requests per object.", "operation")
 	m.Heartbeats = counter("visibility_extensions_total", "ChangeMessageVisibility calls extending in-flight messages.")
 	m.HeartbeatErrors = counter("visibility_extension_errors_total", "Failed visibility extensions.")
 	m.Objects = vec("objects_total", "Objects processed, by outcome and reason.", "outcome", "reason")

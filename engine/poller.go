@@ -155,6 +155,7 @@ func (p *Poller) Run(ctx context.Context) error {
 		if n == 0 {
 			continue // ctx ended
 		}
+		p.counted("ReceiveMessage")
 		out, err := p.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl:                    &p.o.QueueURL,
 			MaxNumberOfMessages:         int32(n),
@@ -268,6 +269,11 @@ func (p *Poller) count(f func(*Metrics)) {
 	}
 }
 
+// counted counts one SQS API call of operation op.
+func (p *Poller) counted(op string) {
+	p.count(func(m *Metrics) { m.SQSRequests.WithLabelValues(op).Inc() })
+}
+
 // handle processes m and then deletes it (del) or hands it back (back), or leaves it for redelivery.
 func (p *Poller) handle(ctx context.Context, m types.Message, del, back *sqsBatcher) {
 	hbCtx, stopHB := context.WithCancel(ctx)
@@ -336,6 +342,7 @@ func (p *Poller) heartbeat(ctx context.Context, m types.Message) {
 func (p *Poller) setVisibility(ctx context.Context, m types.Message, d time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	p.counted("ChangeMessageVisibility")
 	_, err := p.sqs.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
 		QueueUrl: &p.o.QueueURL, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: int32(d / time.Second),
 	})
@@ -413,6 +420,7 @@ func (p *Poller) deleteBatch(batch []pending) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	p.counted("DeleteMessageBatch")
 	out, err := p.sqs.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: &p.o.QueueURL, Entries: entries})
 	if err != nil {
 		p.count(func(m *Metrics) { m.DeleteErrors.Add(float64(len(batch))) })
@@ -439,6 +447,7 @@ func (p *Poller) handBackBatch(batch []pending) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	p.counted("ChangeMessageVisibilityBatch")
 	out, err := p.sqs.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: &p.o.QueueURL, Entries: entries})
 	if err != nil {
 		p.log.Warn("hand messages back", "count", len(batch), "error", err.Error())

@@ -236,6 +236,8 @@ func TestPollerHandsBackInBatches(t *testing.T) {
 	n := int(handled.Load())
 	assert.Equal(t, float64(n), value(m.MessagesRetried.WithLabelValues(string(ReasonTenantBusy))))
 	assert.Equal(t, q.changes, len(q.batches), "no single-message visibility change")
+	assert.Equal(t, float64(len(q.batches)), value(m.SQSRequests.WithLabelValues("ChangeMessageVisibilityBatch")), "requests metric")
+	assert.Zero(t, value(m.SQSRequests.WithLabelValues("ChangeMessageVisibility")), "requests metric")
 	require.Len(t, q.batches, ceilDiv(n, 10), "entries per batch: %v", q.batches)
 	total := 0
 	for i, b := range q.batches {
@@ -277,6 +279,7 @@ func TestPollerHeartbeatExtendsVisibility(t *testing.T) {
 		assert.Equal(t, int32(3), v, "extended by the full timeout")
 	}
 	assert.Equal(t, float64(len(q.visibility["m1"])), value(m.Heartbeats))
+	assert.Equal(t, value(m.Heartbeats), value(m.SQSRequests.WithLabelValues("ChangeMessageVisibility")), "requests metric")
 }
 
 func TestPollerShutdown(t *testing.T) {
@@ -623,6 +626,8 @@ func TestPollerCallsPerMessage(t *testing.T) {
 				assert.Equal(t, 10, d)
 			}
 			assert.Zero(t, visibility, "no heartbeat or hand-back")
+			assert.Equal(t, float64(len(asked)), value(m.SQSRequests.WithLabelValues("ReceiveMessage")), "requests metric")
+			assert.Equal(t, float64(len(deletes)), value(m.SQSRequests.WithLabelValues("DeleteMessageBatch")), "requests metric")
 			_, _, _, idled := h.state()
 			assert.Zero(t, idled, "a worker freed with nothing waiting while the queue held messages")
 			delaysMu.Lock()
