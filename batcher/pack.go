@@ -8,6 +8,7 @@ import (
 // request is one PutLogEvents request under construction or in flight.
 type request struct {
 	body  *[]byte // JSON body (nil with StockSerializer)
+	hash  string  // hex SHA-256 of body, set by the first attempt
 	seqs  []int64 // input index of each event, in request order
 	ts    []int64 // only with StockSerializer
 	wires [][]byte

@@ -3,12 +3,15 @@ package batcher
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/smithy-go/middleware"
@@ -144,17 +147,28 @@ func (b *Batcher) putAttempt(ctx context.Context, req *request) (*cloudwatchlogs
 	}
 	in.LogEvents = []types.InputLogEvent{}
 	body := *req.body
+	if req.hash == "" {
+		// Hashed once per request (retries reuse it) and straight from the buffer: the SDK would read the
+		// body through a 32 KiB copy buffer on every attempt.
+		sum := sha256.Sum256(body)
+		req.hash = hex.EncodeToString(sum[:])
+	}
+	hash := req.hash
 	return b.client.PutLogEvents(ctx, in, disableSDKRetries, func(o *cloudwatchlogs.Options) {
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
-			_, err := s.Serialize.Swap("OperationSerializer", &rawBodySerializer{body: body})
+			_, err := s.Serialize.Swap("OperationSerializer", &rawBodySerializer{body: body, hash: hash})
 			return err
 		})
 	})
 }
 
-// rawBodySerializer replaces PutLogEvents' operation serializer with a pre-built JSON body; everything else
+// rawBodySerializer replaces PutLogEvents' operation serializer with a pre-built JSON body and hands the
+// signer that body's SHA-256 (hex), so the SDK's payload-hash step does not compute it again; everything else
 // (endpoint resolution, signing, SDK middleware) stays the SDK's.
-type rawBodySerializer struct{ body []byte }
+type rawBodySerializer struct {
+	body []byte
+	hash string
+}
 
 func (*rawBodySerializer) ID() string { return "OperationSerializer" }
 
@@ -174,7 +188,7 @@ func (m *rawBodySerializer) HandleSerialize(ctx context.Context, in middleware.S
 		return middleware.SerializeOutput{}, middleware.Metadata{}, fmt.Errorf("set stream: %w", err)
 	}
 	*req = *sreq
-	return next.HandleSerialize(ctx, in)
+	return next.HandleSerialize(v4.SetPayloadHash(ctx, m.hash), in)
 }
 
 // bodyStream is a seekable request body that deliberately does not implement io.WriterTo. smithy-go wraps
