@@ -328,10 +328,13 @@ func special8(x uint64, strict bool) uint64 {
 // scanStringBody finds the quote closing the string whose body starts at b[i] and classifies the body in
 // the same pass. When the body has escapes, its unescaped text is appended to dst
 // and returned as text; otherwise text is the body itself. end is -1 when the string is not terminated.
+//
+// A body without a backslash is only scanned. From the first two-character escape on, the scan copies as it
+// goes: each 8-byte word is stored to the output whole and the output advances past its ordinary bytes, so
+// the stretches between escapes cost no call (JSON messages carry an escaped quote every few bytes).
 func scanStringBody(b []byte, i int, dst []byte) (end, class int, text []byte) {
-	start, flushed, dst0 := i, i, len(dst)
+	start, dst0 := i, len(dst)
 	class = bodyPlain
-	slowUnescape := false
 	for {
 		for i+8 <= len(b) {
 			m := special8(binary.LittleEndian.Uint64(b[i:]), true)
@@ -350,30 +353,125 @@ func scanStringBody(b []byte, i int, dst []byte) (end, class int, text []byte) {
 			if class == bodyPlain {
 				return i, class, b[start:i]
 			}
-			if slowUnescape {
-				// what was unescaped before the first \u is unescaped again with the rest
-				dst, _ = appendUnescaped(reserve(dst[:dst0], i-start), b[start:i])
-				return i, class, dst
-			}
-			return i, class, append(reserve(dst, i-flushed), b[flushed:i]...)
+			return i, class, append(reserve(dst, i-start), b[start:i]...) // invalid UTF-8: the caller owns text
 		case c == '\\':
-			n := 2
-			if i+1 >= len(b) || unescapeByte[b[i+1]] == 0 {
-				var ok bool
-				if n, ok = escapeLen(b[i:]); !ok {
+			if i+1 < len(b) && unescapeByte[b[i+1]] != 0 {
+				// The text differs from the body from here on: copy what precedes and go on copying.
+				out := reserve(dst, len(b)-start+8)
+				w := len(out) + copy(out[len(out):cap(out)], b[start:i])
+				return scanEscaped(b, i, start, out[:cap(out)], dst0, w, class)
+			}
+			n, ok := escapeLen(b[i:])
+			if !ok {
+				return -1, bodyInvalid, nil
+			}
+			// A \u escape first: surrogate pairs make the text's length unknown until the end.
+			return scanSlow(b, i+n, start, dst, dst0, max(class, bodyUEscapes))
+		case c < 0x20:
+			return -1, bodyInvalid, nil
+		case c >= 0x80:
+			r, size := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && size <= 1 {
+				class = bodyInvalidUTF
+			}
+			i += size
+		default:
+			i++ // a false positive of the word check
+		}
+	}
+}
+
+// scanEscaped goes on with scanStringBody from the two-character escape at b[i], writing the text to
+// out[w:] (out spans its whole capacity, at least 8 bytes more than the rest of b). out[:dst0] is the
+// caller's dst.
+func scanEscaped(b []byte, i, start int, out []byte, dst0, w, class int) (int, int, []byte) {
+	class = max(class, bodyEscapes)
+	for {
+		// b[i] is special; w is where its text goes.
+		c := b[i]
+		switch {
+		case c == '"':
+			return i, class, out[:w]
+		case c == '\\':
+			if i+1 < len(b) && unescapeByte[b[i+1]] != 0 {
+				out[w] = unescapeByte[b[i+1]]
+				w++
+				i += 2
+			} else {
+				n, ok := escapeLen(b[i:])
+				if !ok {
 					return -1, bodyInvalid, nil
 				}
+				return scanSlow(b, i+n, start, out[:dst0], dst0, max(class, bodyUEscapes))
 			}
-			class = max(class, bodyEscapes)
-			if !slowUnescape {
-				if b[i+1] == 'u' {
-					class = max(class, bodyUEscapes)
-					slowUnescape = true // surrogate pairs: unescape the whole body at the end
-				} else {
-					dst = append(reserve(dst, i-flushed+1), b[flushed:i]...)
-					dst = append(dst, unescapeByte[b[i+1]])
-					flushed = i + 2
-				}
+		case c < 0x20:
+			return -1, bodyInvalid, nil
+		case c >= 0x80:
+			r, size := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && size <= 1 {
+				class = bodyInvalidUTF
+			}
+			w += copy(out[w:], b[i:i+size])
+			i += size
+		default:
+			out[w] = c // a false positive of the word check
+			w++
+			i++
+		}
+		for i+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[i:])
+			binary.LittleEndian.PutUint64(out[w:], x)
+			m := special8(x, true)
+			if m != 0 {
+				k := bits.TrailingZeros64(m) >> 3
+				i += k
+				w += k
+				break
+			}
+			i += 8
+			w += 8
+		}
+		if i+8 > len(b) {
+			// Fewer than 8 bytes left: go byte by byte to the next special one.
+			for i < len(b) && !specialByte(b[i]) {
+				out[w] = b[i]
+				w++
+				i++
+			}
+			if i >= len(b) {
+				return -1, bodyInvalid, nil
+			}
+		}
+	}
+}
+
+// specialByte is special8 for one byte.
+func specialByte(c byte) bool { return c == '"' || c == '\\' || c < 0x20 || c >= 0x80 }
+
+// scanSlow finishes scanStringBody once a \u escape is seen (b[i] is just past it): it validates the rest
+// of the body and then unescapes the whole body b[start:end] into dst[:dst0], surrogate pairs included.
+func scanSlow(b []byte, i, start int, dst []byte, dst0, class int) (int, int, []byte) {
+	for {
+		for i+8 <= len(b) {
+			m := special8(binary.LittleEndian.Uint64(b[i:]), true)
+			if m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		if i >= len(b) {
+			return -1, bodyInvalid, nil
+		}
+		c := b[i]
+		switch {
+		case c == '"':
+			dst, _ = appendUnescaped(reserve(dst[:dst0], i-start), b[start:i])
+			return i, class, dst
+		case c == '\\':
+			n, ok := escapeLen(b[i:])
+			if !ok {
+				return -1, bodyInvalid, nil
 			}
 			i += n
 		case c < 0x20:
@@ -385,7 +483,7 @@ func scanStringBody(b []byte, i int, dst []byte) (end, class int, text []byte) {
 			}
 			i += size
 		default:
-			i++ // a false positive of the word check
+			i++
 		}
 	}
 }
