@@ -827,24 +827,19 @@ func (r *Reader) recordWithoutMessage(b []byte, i int) bool {
 // message's text (unescaped); msgObject tells that it is a compact JSON object; vts is the record's Vector
 // timestamp value (nil when absent).
 func (r *Reader) timestamps(ev *Event, text []byte, msgObject bool, vts []byte) {
-	ref, vok := r.fallbackMs, false
-	if vts != nil {
-		if ms, ok := parseTimeValue(vts); ok {
-			ref, vok = ms, true
-		}
-	}
-	if ms, src, ok := r.messageTimestamp(text, msgObject, ref); ok {
+	ref := refTime{vts: vts, fallback: r.fallbackMs}
+	if ms, src, ok := r.messageTimestamp(text, msgObject, &ref); ok {
 		ev.Timestamp, ev.Source = ms, src
 		return
 	}
-	if vok {
-		ev.Timestamp, ev.Source = ref, SourceVector
+	if ms, ok := ref.vector(); ok {
+		ev.Timestamp, ev.Source = ms, SourceVector
 		return
 	}
 	ev.Timestamp, ev.Source = r.fallbackMs, SourceFallback
 }
 
-func (r *Reader) messageTimestamp(text []byte, msgObject bool, ref int64) (int64, TimestampSource, bool) {
+func (r *Reader) messageTimestamp(text []byte, msgObject bool, ref *refTime) (int64, TimestampSource, bool) {
 	if msgObject {
 		ms, found, _ := jsonMessageTimestamp(&r.sc, text)
 		return ms, SourceMessageJSON, found

@@ -278,11 +278,40 @@ func yearFor(ref int64, mo, d, h, mi, s, frac int) (int64, bool) {
 	return ms, true
 }
 
+// refTime is the reference instant of an event's message rules: the record's Vector timestamp when it parses,
+// else the fallback. The Vector timestamp is parsed on first use (most messages carry a full date or none).
+type refTime struct {
+	vts      []byte // the Vector timestamp value; nil when the record has none
+	fallback int64
+	parsed   bool
+	ms       int64
+	ok       bool
+}
+
+// vector returns the Vector timestamp, parsed once; ok is false when there is none or it does not parse.
+func (r *refTime) vector() (ms int64, ok bool) {
+	if !r.parsed {
+		r.parsed = true
+		if r.vts != nil {
+			r.ms, r.ok = parseTimeValue(r.vts)
+		}
+	}
+	return r.ms, r.ok
+}
+
+// instant returns the Vector timestamp, or the fallback when there is none.
+func (r *refTime) instant() int64 {
+	if ms, ok := r.vector(); ok {
+		return ms
+	}
+	return r.fallback
+}
+
 // endsToken reports whether a timestamp ending at b[i] is followed by the end of the text or a non-digit.
 func endsToken(b []byte, i int) bool { return i >= len(b) || !isDigit(b[i]) }
 
 // parseKlog parses a klog header: [IWEF]MMDD hh:mm:ss.uuuuuu.
-func parseKlog(b []byte, ref int64) (int64, bool) {
+func parseKlog(b []byte, ref *refTime) (int64, bool) {
 	if len(b) < 14 || b[5] != ' ' || b[8] != ':' || b[11] != ':' {
 		return 0, false
 	}
@@ -295,7 +324,7 @@ func parseKlog(b []byte, ref int64) (int64, bool) {
 	if !ok || !endsToken(b, i) {
 		return 0, false
 	}
-	return yearFor(ref, num2(b, 1), num2(b, 3), num2(b, 6), num2(b, 9), num2(b, 12), frac)
+	return yearFor(ref.instant(), num2(b, 1), num2(b, 3), num2(b, 6), num2(b, 9), num2(b, 12), frac)
 }
 
 // parseGolog parses Go's log package prefix: YYYY/MM/DD hh:mm:ss with an optional .micro.
@@ -318,7 +347,7 @@ func parseGolog(b []byte) (int64, bool) {
 var months = [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
 
 // parseSyslog parses an RFC 3164 prefix: Mmm dd hh:mm:ss (dd may be space-padded).
-func parseSyslog(b []byte, ref int64) (int64, bool) {
+func parseSyslog(b []byte, ref *refTime) (int64, bool) {
 	if len(b) < 15 || b[3] != ' ' || b[6] != ' ' || b[9] != ':' || b[12] != ':' {
 		return 0, false
 	}
@@ -340,7 +369,7 @@ func parseSyslog(b []byte, ref int64) (int64, bool) {
 	if !ok || !endsToken(b, i) {
 		return 0, false
 	}
-	return yearFor(ref, mo, d, num2(b, 7), num2(b, 10), num2(b, 13), frac)
+	return yearFor(ref.instant(), mo, d, num2(b, 7), num2(b, 10), num2(b, 13), frac)
 }
 
 const maxLogfmtValue = 48
@@ -387,7 +416,10 @@ func parseLogfmt(b []byte) (int64, bool) {
 // textTimestamp applies the text-message rules: the anchored prefixes first (ISO-8601, klog, Go log,
 // syslog: a header at the start of the line is the writer's own timestamp), then logfmt keys anywhere.
 // An optional single '[' before a leading ISO-8601 timestamp is allowed.
-func textTimestamp(msg []byte, ref int64) (int64, TimestampSource, bool) {
+//
+// ref gives the reference instant that year-less prefixes (klog, syslog) take their year from; it is only
+// asked for when such a prefix is found.
+func textTimestamp(msg []byte, ref *refTime) (int64, TimestampSource, bool) {
 	if len(msg) == 0 {
 		return 0, 0, false
 	}
