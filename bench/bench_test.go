@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -449,6 +450,40 @@ func TestFinishRatiosAndTargets(t *testing.T) {
 		}
 		if tg.Name == "end-to-end RSS per worker" && !strings.Contains(tg.Measured, "w1 50.0 MiB, w4 50.0 MiB: 50.0 MiB + 0.0 MiB a worker") {
 			t.Errorf("per-worker RSS measured %q", tg.Measured)
+		}
+	}
+}
+
+// The two-core deliver target says how far the machine lets it go when the endpoint shares its cores.
+func TestSharedCeiling(t *testing.T) {
+	r := Result{Spec: Spec{Scenario: Deliver, Procs: 2, Pipeline: true}, MBPerCPUSecond: 600, EndpointMBPerCPUSecond: 300,
+		PairedFloorMBPerSec: 1000}
+	// 2 cores / (1/600 + 1/300) = 400 MB/s against a 1000 MB/s floor.
+	if c, ok := sharedCeiling(r, 2); !ok || math.Abs(c-0.4) > 1e-9 {
+		t.Errorf("ceiling %v %v, want 0.4", c, ok)
+	}
+	// With the endpoint almost free, logrouter's own two cores bound it: 2 × 600 MB/s.
+	r.EndpointMBPerCPUSecond = 1e12
+	if c, _ := sharedCeiling(r, 8); math.Abs(c-1.2) > 1e-6 {
+		t.Errorf("ceiling %v, want 1.2", c)
+	}
+	r.EndpointMBPerCPUSecond = 0 // not measured (a profiled run)
+	if _, ok := sharedCeiling(r, 2); ok {
+		t.Error("a ceiling without the endpoint's cost")
+	}
+	rep := sampleReport()
+	for i := range rep.Results {
+		if r := &rep.Results[i]; r.Scenario == Deliver && r.Pipeline {
+			*r = Result{Spec: r.Spec, Status: StatusOK, Reps: 3, MBPerSec: 300, MBPerCPUSecond: 600, EndpointMBPerCPUSecond: 300,
+				PairedFloorMBPerSec: 1000, RatioToFloor: 0.3, CPURatioToFloor: 0.3}
+		}
+	}
+	rep.Targets = nil
+	rep.finish()
+	for _, tg := range rep.Targets {
+		if tg.Name == "deliver, two cores (round one)" && runtime.NumCPU() == 2 &&
+			!strings.Contains(tg.Measured, "at most 0.40× on this machine, whose 2 cores the endpoint shares (logrouter 600 + endpoint 300 MB/CPU-s)") {
+			t.Errorf("two-core deliver measured %q", tg.Measured)
 		}
 	}
 }

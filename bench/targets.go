@@ -67,7 +67,27 @@ func (rep *Report) speedTargets() []Target {
 	}
 	ts = append(ts, dp)
 	ratio("deliver, two cores (round one)", Spec{Scenario: Deliver, Procs: procs, Pipeline: true}, goalDeliverPipeWall)
+	if r, ok := rep.find(Spec{Scenario: Deliver, Procs: procs, Pipeline: true, SizeMiB: size}); ok {
+		if c, ok := sharedCeiling(r, runtime.NumCPU()); ok {
+			t := &ts[len(ts)-1]
+			t.Measured += fmt.Sprintf("; at most %.2f× on this machine, whose %d cores the endpoint shares "+
+				"(logrouter %.0f + endpoint %.0f MB/CPU-s)", c, runtime.NumCPU(), r.MBPerCPUSecond, r.EndpointMBPerCPUSecond)
+		}
+	}
 	return ts
+}
+
+// sharedCeiling is the best wall-time ratio to the floor a deliver measurement r could reach on a machine of
+// cpus cores that also runs the endpoint: every MB costs 1/L CPU-seconds in logrouter and 1/E in the
+// endpoint, so no more than cpus / (1/L + 1/E) MB/s get through, nor more than logrouter's own cores allow;
+// the floor is one core's wall-time throughput in the same run.
+func sharedCeiling(r Result, cpus int) (float64, bool) {
+	l, e, f := r.MBPerCPUSecond, r.EndpointMBPerCPUSecond, r.PairedFloorMBPerSec
+	if l <= 0 || e <= 0 || f <= 0 || cpus < 1 {
+		return 0, false
+	}
+	w := min(float64(cpus)/(1/l+1/e), float64(min(r.Procs, cpus))*l)
+	return w / f, true
 }
 
 // memoryTargets are the peak-RSS goals of deliver and deliver/pipeline (below goalRSSMiB on the 64 MiB
