@@ -334,7 +334,29 @@ func special8(x uint64, strict bool) uint64 {
 // the stretches between escapes cost no call (JSON messages carry an escaped quote every few bytes).
 func scanStringBody(b []byte, i int, dst []byte) (end, class int, text []byte) {
 	start, dst0 := i, len(dst)
-	class = bodyPlain
+	i, class = toQuoteOrEscape(b, i, bodyPlain)
+	switch {
+	case i < 0:
+		return -1, bodyInvalid, nil
+	case b[i] == '"':
+		if class == bodyPlain {
+			return i, class, b[start:i]
+		}
+		return i, class, append(reserve(dst, i-start), b[start:i]...) // invalid UTF-8: the caller owns text
+	case i+1 < len(b) && unescapeByte[b[i+1]] != 0:
+		// The text differs from the body from here on: copy what precedes and go on copying.
+		out := reserve(dst, len(b)-start+8)
+		w := len(out) + copy(out[len(out):cap(out)], b[start:i])
+		return scanEscaped(b, i, start, out[:cap(out)], dst0, w, class)
+	}
+	// A \u escape first: surrogate pairs make the text's length unknown until the end.
+	return scanSlow(b, i, start, dst, dst0, class)
+}
+
+// toQuoteOrEscape returns the index of the first quote or backslash at or after b[i], and class updated with
+// what the bytes before it hold (bodyInvalidUTF for invalid UTF-8); the index is -1 when a raw control
+// character or the end of b comes first.
+func toQuoteOrEscape(b []byte, i, class int) (int, int) {
 	for {
 		for i+8 <= len(b) {
 			m := special8(binary.LittleEndian.Uint64(b[i:]), true)
@@ -345,30 +367,13 @@ func scanStringBody(b []byte, i int, dst []byte) (end, class int, text []byte) {
 			i += 8
 		}
 		if i >= len(b) {
-			return -1, bodyInvalid, nil
+			return -1, class
 		}
-		c := b[i]
-		switch {
-		case c == '"':
-			if class == bodyPlain {
-				return i, class, b[start:i]
-			}
-			return i, class, append(reserve(dst, i-start), b[start:i]...) // invalid UTF-8: the caller owns text
-		case c == '\\':
-			if i+1 < len(b) && unescapeByte[b[i+1]] != 0 {
-				// The text differs from the body from here on: copy what precedes and go on copying.
-				out := reserve(dst, len(b)-start+8)
-				w := len(out) + copy(out[len(out):cap(out)], b[start:i])
-				return scanEscaped(b, i, start, out[:cap(out)], dst0, w, class)
-			}
-			n, ok := escapeLen(b[i:])
-			if !ok {
-				return -1, bodyInvalid, nil
-			}
-			// A \u escape first: surrogate pairs make the text's length unknown until the end.
-			return scanSlow(b, i+n, start, dst, dst0, max(class, bodyUEscapes))
+		switch c := b[i]; {
+		case c == '"' || c == '\\':
+			return i, class
 		case c < 0x20:
-			return -1, bodyInvalid, nil
+			return -1, class
 		case c >= 0x80:
 			r, size := utf8.DecodeRune(b[i:])
 			if r == utf8.RuneError && size <= 1 {
@@ -376,7 +381,7 @@ func scanStringBody(b []byte, i int, dst []byte) (end, class int, text []byte) {
 			}
 			i += size
 		default:
-			i++ // a false positive of the word check
+			i++ // the last bytes, fewer than a word
 		}
 	}
 }
@@ -398,11 +403,7 @@ func scanEscaped(b []byte, i, start int, out []byte, dst0, w, class int) (int, i
 				w++
 				i += 2
 			} else {
-				n, ok := escapeLen(b[i:])
-				if !ok {
-					return -1, bodyInvalid, nil
-				}
-				return scanSlow(b, i+n, start, out[:dst0], dst0, max(class, bodyUEscapes))
+				return scanSlow(b, i, start, out[:dst0], dst0, class)
 			}
 		case c < 0x20:
 			return -1, bodyInvalid, nil
@@ -448,44 +449,27 @@ func scanEscaped(b []byte, i, start int, out []byte, dst0, w, class int) (int, i
 // specialByte is special8 for one byte.
 func specialByte(c byte) bool { return c == '"' || c == '\\' || c < 0x20 || c >= 0x80 }
 
-// scanSlow finishes scanStringBody once a \u escape is seen (b[i] is just past it): it validates the rest
-// of the body and then unescapes the whole body b[start:end] into dst[:dst0], surrogate pairs included.
+// scanSlow finishes scanStringBody from a backslash at b[i] that is not a two-character escape (a \u escape,
+// or not valid): it validates the rest of the body and then unescapes the whole body b[start:end] into
+// dst[:dst0], surrogate pairs included.
 func scanSlow(b []byte, i, start int, dst []byte, dst0, class int) (int, int, []byte) {
-	for {
-		for i+8 <= len(b) {
-			m := special8(binary.LittleEndian.Uint64(b[i:]), true)
-			if m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			i += 8
-		}
-		if i >= len(b) {
-			return -1, bodyInvalid, nil
-		}
-		c := b[i]
-		switch {
-		case c == '"':
+	for ; i >= 0; i, class = toQuoteOrEscape(b, i, class) {
+		if b[i] == '"' {
 			dst, _ = appendUnescaped(reserve(dst[:dst0], i-start), b[start:i])
 			return i, class, dst
-		case c == '\\':
-			n, ok := escapeLen(b[i:])
-			if !ok {
-				return -1, bodyInvalid, nil
-			}
-			i += n
-		case c < 0x20:
-			return -1, bodyInvalid, nil
-		case c >= 0x80:
-			r, size := utf8.DecodeRune(b[i:])
-			if r == utf8.RuneError && size <= 1 {
-				class = bodyInvalidUTF
-			}
-			i += size
-		default:
-			i++
 		}
+		n, ok := escapeLen(b[i:])
+		if !ok {
+			return -1, bodyInvalid, nil
+		}
+		if b[i+1] == 'u' {
+			class = max(class, bodyUEscapes)
+		} else {
+			class = max(class, bodyEscapes)
+		}
+		i += n
 	}
+	return -1, bodyInvalid, nil
 }
 
 // unescapeByte maps the character after a backslash to the byte it stands for (escapes other than \u).
